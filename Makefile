@@ -1,0 +1,43 @@
+# Thin wrapper over CMake. `make run` and `make test` work on a fresh Debian 12 machine as root:
+# they install what is missing, build, and run.
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+JOBS ?= $(shell nproc)
+
+DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
+	libcli11-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libfmt-dev catch2 \
+	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev
+
+.PHONY: deps build run test unit integration asan clean bench-deps
+
+# Installs only when something is missing, so repeated runs don't touch apt.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The main job on a bundled sample: replay a captured file in --dry-run (prints the payloads it
+# would send, with their headers; sends nothing).
+run: build
+	$(BUILD_DIR)/evrelay replay --dry-run --sdk-key sdk-example-0000-1111 examples/sample-capture.ndjson
+
+# Everything: unit and integration tests, then the unit tests again under ASan + UBSan.
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+	$(MAKE) asan
+
+asan: deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVRELAY_SANITIZE=ON
+	cmake --build $(ASAN_DIR) -j $(JOBS) --target unit_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_DIR)/tests/unit_tests --order rand
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

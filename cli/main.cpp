@@ -1,0 +1,64 @@
+// evrelay: accept, buffer, batch and forward LaunchDarkly analytics events.
+// main() parses the command line, sets up logging and runs one subcommand; it is the only place
+// that turns exceptions into exit statuses (SPEC §10).
+#include "common_options.hpp"
+#include "exit_status.hpp"
+#include "logging_setup.hpp"
+#include "replay.hpp"
+#include "signal_watcher.hpp"
+
+#include <CLI/CLI.hpp>
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+int main(int argc, char** argv) {
+    using namespace evrelay;
+    // Before any thread exists: signals are taken by a SignalWatcher, never by a worker.
+    block_handled_signals();
+
+    CLI::App app("evrelay " EVRELAY_VERSION
+                 " — forward LaunchDarkly analytics events: replay captures, serve SDKs, flush a spool");
+    app.set_version_flag("--version", "evrelay " EVRELAY_VERSION);
+    app.require_subcommand(1);
+    std::string log_level = "info";
+    std::string log_format = "text";
+    app.add_option("--log-level", log_level, "debug, info, warn or error (default info)")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+    app.add_option("--log-format", log_format, "text or json (default text)")
+        ->check(CLI::IsMember({"text", "json"}));
+
+    ReplayOptions replay_options;
+    add_replay_command(app, replay_options);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        const int status = app.exit(error);
+        // CLI11 returns 0 for --help/--version; everything else is a usage error.
+        return status == 0 ? exit_status::ok : exit_status::usage;
+    }
+
+    try {
+        setup_logging(log_level, log_format);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int status = exit_status::other;
+        if (app.got_subcommand("replay")) {
+            status = run_replay(replay_options);
+        }
+        curl_global_cleanup();
+        return status;
+    } catch (const ConfigError& error) {
+        std::fprintf(stderr, "evrelay: error: %s\n", error.what());
+        return exit_status::config;
+    } catch (const CLI::ValidationError& error) {
+        std::fprintf(stderr, "evrelay: error: %s\n", error.what());
+        return exit_status::usage;
+    } catch (const std::exception& error) {
+        // A broken invariant: say what it was rather than abort with a core dump.
+        std::fprintf(stderr, "evrelay: internal error: %s\n", error.what());
+        return exit_status::other;
+    }
+}

@@ -1,0 +1,259 @@
+#include "replay.hpp"
+
+#include "exit_status.hpp"
+#include "signal_watcher.hpp"
+
+#include "core/counters.hpp"
+#include "core/delivery_ledger.hpp"
+#include "core/dispatcher.hpp"
+#include "core/dry_run_printer.hpp"
+#include "core/progress_line.hpp"
+#include "core/replay_job.hpp"
+#include "core/sender.hpp"
+#include "core/util/duration.hpp"
+#include "core/util/line_reader.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+namespace evrelay {
+
+namespace {
+
+constexpr const char* k_default_replay_max_pending = "64MiB";
+
+// Redraws the progress line on stderr until stopped; erases it at the end so that the summary
+// line stands alone.
+class ProgressDisplay {
+  public:
+    ProgressDisplay(const ReplayReadStats& stats, const CounterRegistry& counters)
+        : m_stats(stats), m_counters(counters), m_start(std::chrono::steady_clock::now()),
+          m_thread([this] { loop(); }) {}
+    ~ProgressDisplay() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stopping = true;
+        }
+        m_wake.notify_all();
+        m_thread.join();
+        std::fputs("\r\x1b[K", stderr);
+    }
+
+  private:
+    void loop() {
+        std::unique_lock lock(m_mutex);
+        while (!m_wake.wait_for(lock, std::chrono::milliseconds(250), [this] { return m_stopping; })) {
+            ProgressSnapshot snapshot;
+            snapshot.bytes_read = m_stats.bytes_read.load();
+            snapshot.bytes_total = m_stats.bytes_total.load();
+            snapshot.events = m_stats.events_read.load();
+            snapshot.events_sent = m_counters.totals().forwarded;
+            snapshot.elapsed = std::chrono::steady_clock::now() - m_start;
+            const std::string line = "\r" + format_progress_line(snapshot) + "\x1b[K";
+            std::fputs(line.c_str(), stderr);
+            std::fflush(stderr);
+        }
+    }
+
+    const ReplayReadStats& m_stats;
+    const CounterRegistry& m_counters;
+    std::chrono::steady_clock::time_point m_start;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    bool m_stopping = false;
+    std::thread m_thread;
+};
+
+std::string format_elapsed(std::chrono::duration<double> elapsed) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2fs", elapsed.count());
+    return text;
+}
+
+} // namespace
+
+void add_replay_command(CLI::App& app, ReplayOptions& options) {
+    CLI::App* command = app.add_subcommand(
+        "replay", "Send captured events (capture files, JSON arrays, NDJSON; .gz ok) upstream");
+    command->add_option("files", options.inputs, "Input files; none or - reads stdin");
+    command->add_option("--format", options.format, "Input format: auto, capture, array, ndjson")
+        ->check(CLI::IsMember({"auto", "capture", "array", "ndjson"}));
+    command->add_option("--schema", options.schema,
+                        "Event schema version for array/NDJSON input (default 4)")
+        ->check(CLI::Range(1, 1000));
+    command->add_option("--tags", options.tags, "X-LaunchDarkly-Tags for array/NDJSON input");
+    command->add_option("--sdk", options.sdk, "SDK kind for array/NDJSON input: server, mobile, js")
+        ->check(CLI::IsMember({"server", "mobile", "js"}));
+    command->add_option("--payload-ids", options.payload_ids,
+                        "new: re-batch with new payload IDs; preserve: re-send each capture "
+                        "envelope whole with its recorded ID")
+        ->check(CLI::IsMember({"new", "preserve"}));
+    auto* rate = command->add_option("--rate", options.rate, "Send at most N events per second")
+                     ->check(CLI::PositiveNumber);
+    command->add_option("--speed", options.speed,
+                        "Replay at X times the recorded pace of capture timestamps")
+        ->check(CLI::PositiveNumber)
+        ->excludes(rate);
+    command->add_flag("--dry-run", options.dry_run,
+                      "Print the payloads that would be sent, with headers, to stdout; send nothing");
+    command->add_flag("--strict", options.strict, "Stop at the first malformed line or element");
+    command->add_flag("--progress", options.progress,
+                      "Draw a progress line on stderr (default: when stderr is a terminal)");
+    command->add_flag("--no-progress", options.no_progress, "Never draw the progress line");
+    command->add_option("--shutdown-timeout", options.shutdown_timeout,
+                        "On SIGINT/SIGTERM, how long to wait for deliveries in flight (default 10s)");
+    add_upstream_options(*command, options.upstream);
+    add_batch_options(*command, options.batch, k_default_replay_max_pending);
+}
+
+int run_replay(const ReplayOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
+    // Every input is checked before anything is sent, so a typo does not leave a half replay.
+    for (const auto& input : options.inputs) {
+        if (input != "-" && !std::filesystem::is_regular_file(input)) {
+            spdlog::error("replay: cannot read {}: {}", input,
+                          std::filesystem::exists(input) ? "not a regular file" : "no such file");
+            return exit_status::no_input;
+        }
+    }
+
+    UpstreamSettings settings = resolve_upstream_settings(options.upstream);
+    std::size_t max_pending = 0;
+    PublisherOptions publisher_options = resolve_publisher_options(options.batch, max_pending);
+    // A replay source can wait, so it does instead of dropping (SPEC §3 overflow is for serve).
+    publisher_options.wait_for_room = true;
+    const auto shutdown_timeout = util::parse_duration(options.shutdown_timeout);
+    if (!shutdown_timeout) {
+        throw CLI::ValidationError("--shutdown-timeout", shutdown_timeout.error().message);
+    }
+    if (!options.dry_run && settings.environments.environments.empty()) {
+        throw ConfigError("no credentials: give --sdk-key, --mobile-key or --env-id, or --config "
+                          "with environments named as in the capture");
+    }
+
+    EnvironmentTable environments(settings.environments.environments);
+    CounterRegistry counters;
+    MemoryBudget budget(max_pending);
+    DeliveryLedger ledger(counters);
+
+    std::unique_ptr<PayloadSink> sink;
+    Sender* sender = nullptr;
+    DryRunPrinter* printer = nullptr;
+    if (options.dry_run) {
+        UpstreamRequestOptions request_options{settings.sender.events_uri, settings.sender.user_agent,
+                                               settings.sender.gzip};
+        auto owned = std::make_unique<DryRunPrinter>(stdout, environments, request_options);
+        printer = owned.get();
+        sink = std::move(owned);
+    } else {
+        auto owned = std::make_unique<Sender>(settings.sender, environments, ledger, counters);
+        sender = owned.get();
+        sink = std::move(owned);
+    }
+
+    Dispatcher dispatcher(publisher_options, *sink, budget, counters);
+
+    ReplayJobOptions job_options;
+    job_options.inputs = options.inputs;
+    if (options.format != "auto") {
+        job_options.format = parse_input_format(options.format);
+    }
+    job_options.target.env_name = settings.environments.target;
+    job_options.target.sdk = *parse_sdk_kind(options.sdk);
+    job_options.target.metadata = PayloadMetadata{options.schema, options.tags};
+    job_options.preserve_payload_ids = options.payload_ids == "preserve";
+    job_options.strict = options.strict;
+    job_options.rate = options.rate;
+    job_options.speed = options.speed;
+    job_options.max_events_per_item = publisher_options.batch_size;
+
+    ReplayJob job(job_options, dispatcher, [](const InputProblem& problem) {
+        spdlog::warn("replay: {}:{}: (byte {}) {}; skipped", problem.file, problem.line,
+                     problem.offset, problem.message);
+    });
+
+    // SIGINT/SIGTERM: stop reading, then deliver what was read (SPEC §3 shutdown).
+    std::atomic<bool> interrupted{false};
+    SignalWatcher signals({SIGINT, SIGTERM}, [&](int signal) {
+        spdlog::info("replay: {} received; stopping after the events read so far",
+                     signal == SIGINT ? "SIGINT" : "SIGTERM");
+        interrupted.store(true);
+        job.request_stop();
+    });
+
+    ReplayReadStats stats;
+    Result<void> read_result;
+    {
+        const bool progress =
+            !options.no_progress && (options.progress || isatty(STDERR_FILENO) == 1);
+        std::optional<ProgressDisplay> display;
+        if (progress) {
+            display.emplace(stats, counters);
+        }
+        read_result = job.run(stats);
+        dispatcher.close_all();
+        if (sender != nullptr) {
+            // At the natural end every payload gets all its attempts; after a signal the wait
+            // is bounded by --shutdown-timeout, and what is left is reported as lost.
+            if (interrupted.load()) {
+                sender->wait_idle(*shutdown_timeout);
+            } else {
+                while (!sender->wait_idle(std::chrono::milliseconds(200)) && !interrupted.load()) {
+                }
+                if (interrupted.load()) {
+                    sender->wait_idle(*shutdown_timeout);
+                }
+            }
+            sender->stop();
+        }
+    }
+    if (!read_result) {
+        spdlog::error("replay: {}", read_result.error().message);
+    }
+
+    const auto totals = counters.totals();
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    if (printer != nullptr) {
+        std::fprintf(stderr,
+                     "replay (dry run): %llu events read, %llu payloads printed, %llu malformed, %s\n",
+                     static_cast<unsigned long long>(stats.events_read.load()),
+                     static_cast<unsigned long long>(printer->payloads()),
+                     static_cast<unsigned long long>(stats.malformed.load()),
+                     format_elapsed(elapsed).c_str());
+    } else {
+        std::fprintf(stderr,
+                     "replay: %llu events read, %llu sent, %llu dropped, %llu malformed, %llu "
+                     "payloads, %llu retries, %s\n",
+                     static_cast<unsigned long long>(stats.events_read.load()),
+                     static_cast<unsigned long long>(totals.forwarded),
+                     static_cast<unsigned long long>(totals.dropped),
+                     static_cast<unsigned long long>(stats.malformed.load()),
+                     static_cast<unsigned long long>(totals.payloads),
+                     static_cast<unsigned long long>(totals.retries), format_elapsed(elapsed).c_str());
+    }
+
+    // One decision at the end (STYLE §4), most actionable first.
+    if (ledger.credential_rejected()) {
+        spdlog::error("replay: {}; fix the credential and replay again",
+                      ledger.first_rejection().value_or("upstream rejected the credential"));
+        return exit_status::config;
+    }
+    if (!read_result) {
+        return read_result.error().kind == ErrorKind::io ? exit_status::no_input : exit_status::data_error;
+    }
+    if (totals.dropped > 0) {
+        return exit_status::temp_fail;
+    }
+    if (stats.malformed.load() > 0) {
+        return exit_status::data_error;
+    }
+    return exit_status::ok;
+}
+
+} // namespace evrelay

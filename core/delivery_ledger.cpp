@@ -1,0 +1,57 @@
+#include "core/delivery_ledger.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace evrelay {
+
+DropReason drop_reason_for(Undeliverable reason) {
+    switch (reason) {
+    case Undeliverable::retries_exhausted:
+        return DropReason::retries_exhausted;
+    case Undeliverable::rejected:
+    case Undeliverable::disabled:
+    case Undeliverable::no_credential:
+        return DropReason::rejected;
+    case Undeliverable::too_large:
+        return DropReason::too_large;
+    case Undeliverable::shutdown:
+        return DropReason::shutdown;
+    }
+    return DropReason::shutdown;
+}
+
+void DeliveryLedger::on_delivered(const Payload&, long) {
+    // The sender counts deliveries itself; nothing is owed here.
+}
+
+void DeliveryLedger::on_undeliverable(Payload payload, Undeliverable reason, long last_status) {
+    m_counters.for_target(payload.env_name, payload.sdk)
+        .drop(drop_reason_for(reason), payload.event_count);
+    if (reason == Undeliverable::rejected || reason == Undeliverable::disabled ||
+        reason == Undeliverable::no_credential) {
+        m_rejected.store(true);
+        std::lock_guard lock(m_mutex);
+        if (!m_first_rejection) {
+            m_first_rejection = reason == Undeliverable::no_credential
+                                    ? "environment \"" + payload.env_name + "\" has no " +
+                                          std::string(to_string(credential_kind_for(payload.sdk)))
+                                    : "upstream answered " + std::to_string(last_status) +
+                                          " for environment \"" + payload.env_name + "\" (" +
+                                          std::string(to_string(payload.sdk)) + ")";
+        }
+    }
+    std::uint64_t suppressed = 0;
+    if (m_throttle.allow(suppressed)) {
+        spdlog::warn("dropped {} event(s) of {}/{}: {} (last status {}){}", payload.event_count,
+                     payload.env_name, to_string(payload.sdk), to_string(reason), last_status,
+                     suppressed > 0 ? fmt::format("; {} similar warnings suppressed", suppressed)
+                                    : std::string());
+    }
+}
+
+std::optional<std::string> DeliveryLedger::first_rejection() const {
+    std::lock_guard lock(m_mutex);
+    return m_first_rejection;
+}
+
+} // namespace evrelay

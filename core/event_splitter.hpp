@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace evrelay {
+
+// A rejected input, with the byte offset (within the input given) of the problem.
+struct JsonError {
+    std::size_t offset = 0;
+    std::string message;
+};
+
+// Validates JSON fully (structure and UTF-8; simdjson DOM) and cuts it into the raw bytes of
+// its events, without copying or re-serialising them. One instance per thread: it keeps
+// simdjson's parsers and buffers between calls.
+class EventSplitter {
+  public:
+    EventSplitter();
+    ~EventSplitter();
+    EventSplitter(const EventSplitter&) = delete;
+    EventSplitter& operator=(const EventSplitter&) = delete;
+
+    // `json` must be a JSON array whose elements are all objects; appends a view of each
+    // element to `out` (views into `json`). On error nothing is appended.
+    // `padded_capacity` is how many bytes starting at json.data() may be read (>= size + 64
+    // avoids a copy); pass json.size() when unknown.
+    bool split_array(std::string_view json, std::size_t padded_capacity,
+                     std::vector<std::string_view>& out, JsonError& error);
+
+    // `json` must be one JSON object (an NDJSON line or a diagnostic body).
+    bool validate_object(std::string_view json, std::size_t padded_capacity, JsonError& error);
+
+    // Reads the "kind" member of an object already validated; empty when absent or not a string.
+    std::string kind_of(std::string_view object_json);
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace evrelay

@@ -1,0 +1,44 @@
+#include "core/upstream_request.hpp"
+
+#include "core/endpoint.hpp"
+
+namespace evrelay {
+
+std::optional<UpstreamRequest> describe_upstream_request(const Payload& payload,
+                                                         const Environment& environment,
+                                                         const UpstreamRequestOptions& options) {
+    const std::string& credential = environment.credential(payload.sdk);
+    if (credential.empty()) {
+        return std::nullopt;
+    }
+    UpstreamRequest request;
+    // js payloads are addressed by the client-side ID in the path and carry no Authorization.
+    const std::string_view env_id = payload.sdk == SdkKind::js ? std::string_view(credential) : "";
+    request.url = upstream_url(options.events_uri, upstream_path(payload.sdk, payload.data, env_id));
+
+    auto& headers = request.headers;
+    if (payload.data == DataKind::diagnostic && !payload.passthrough_headers.empty()) {
+        // SPEC §2: a diagnostic post is forwarded with the inbound request's own headers.
+        headers = payload.passthrough_headers;
+    } else {
+        headers.emplace_back("Content-Type", "application/json");
+        if (payload.sdk != SdkKind::js) {
+            headers.emplace_back("Authorization", credential);
+        }
+        headers.emplace_back("User-Agent", options.user_agent);
+        if (payload.data == DataKind::analytics) {
+            headers.emplace_back("X-LaunchDarkly-Event-Schema",
+                                 std::to_string(payload.metadata.schema_version));
+            headers.emplace_back("X-LaunchDarkly-Payload-ID", payload.id);
+        }
+        if (!payload.metadata.tags.empty()) {
+            headers.emplace_back("X-LaunchDarkly-Tags", payload.metadata.tags);
+        }
+    }
+    if (options.gzip) {
+        headers.emplace_back("Content-Encoding", "gzip");
+    }
+    return request;
+}
+
+} // namespace evrelay

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace evrelay::test {
+
+// One request as the upstream received it.
+struct RecordedRequest {
+    std::string method;
+    std::string target;                         // path (and query)
+    std::map<std::string, std::string> headers; // names lower-cased
+    std::string raw_body;                       // as sent on the wire
+    std::string body;                           // gunzipped when Content-Encoding: gzip
+    long status = 0;                            // what the upstream answered
+    std::chrono::steady_clock::time_point received;
+
+    std::string header(const std::string& lower_name) const; // "" when absent
+};
+
+// A real HTTP/1.1 server on 127.0.0.1 and an ephemeral port, for tests: it records every
+// request (decompressing gzip), answers a scripted sequence of statuses (then a default), and
+// can stall (accept and read, answer nothing) to provoke timeouts. Thread per connection;
+// keep-alive supported. Stops and joins its threads in the destructor.
+class RecordingUpstream {
+  public:
+    RecordingUpstream();
+    ~RecordingUpstream();
+    RecordingUpstream(const RecordingUpstream&) = delete;
+    RecordingUpstream& operator=(const RecordingUpstream&) = delete;
+
+    std::uint16_t port() const;
+    std::string url() const; // "http://127.0.0.1:<port>"
+
+    // Statuses answered to the next requests, in order; afterwards `default_status` (202).
+    void script(std::vector<int> statuses);
+    // Script per path: statuses for requests whose target equals `path`.
+    void script_path(const std::string& path, std::vector<int> statuses);
+    void set_default_status(int status);
+    // When on, requests are read but never answered (until turned off or the server stops).
+    void set_stall(bool stall);
+    // Requests whose gunzipped body exceeds this many bytes are answered 413 (0 = no limit).
+    void set_max_body_bytes(std::size_t bytes);
+
+    std::vector<RecordedRequest> requests() const;
+    std::size_t request_count() const;
+    // Waits (bounded) until at least `n` requests were recorded; returns whether they were.
+    bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const;
+    void clear();
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace evrelay::test
