@@ -17,7 +17,8 @@ struct RecordedRequest {
     std::map<std::string, std::string> headers; // names lower-cased
     std::string raw_body;                       // as sent on the wire
     std::string body;                           // gunzipped when Content-Encoding: gzip
-    long status = 0;                            // what the upstream answered
+    long status = 0;                            // what the upstream answered (0 while stalled)
+    bool gzip_error = false; // Content-Encoding: gzip but not valid gzip (answered 400)
     std::chrono::steady_clock::time_point received;
 
     std::string header(const std::string& lower_name) const; // "" when absent
@@ -42,16 +43,19 @@ class RecordingUpstream {
     // Script per path: statuses for requests whose target equals `path`.
     void script_path(const std::string& path, std::vector<int> statuses);
     void set_default_status(int status);
-    // When on, requests are read but never answered (until turned off or the server stops).
+    // When on, requests are read and recorded (status 0) but not answered until stall is turned
+    // off (then they get the default status, without consuming the script: their client has
+    // usually given up) or the server stops (then the connection is closed unanswered).
     void set_stall(bool stall);
-    // Requests whose gunzipped body exceeds this many bytes are answered 413 (0 = no limit).
+    // Requests whose gunzipped body exceeds this many bytes are answered 413 (0 = no limit);
+    // like an invalid gzip body (400), this does not consume the script.
     void set_max_body_bytes(std::size_t bytes);
 
     std::vector<RecordedRequest> requests() const;
     std::size_t request_count() const;
     // Waits (bounded) until at least `n` requests were recorded; returns whether they were.
     bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const;
-    void clear();
+    void clear(); // forgets the recorded requests (not the scripts)
 
   private:
     struct Impl;

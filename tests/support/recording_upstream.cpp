@@ -1,0 +1,366 @@
+// The only translation unit in tests/support that compiles Boost.Beast: it is slow to compile,
+// and nothing else needs it.
+//
+// core/server compiles Beast with std::string_view; match it so both copies of Beast's inline
+// code in one test binary are the same (otherwise an ODR violation).
+#ifndef BOOST_BEAST_USE_STD_STRING_VIEW
+#define BOOST_BEAST_USE_STD_STRING_VIEW
+#endif
+
+#include "tests/support/recording_upstream.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <thread>
+#include <utility>
+
+namespace evrelay::test {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+// Large enough for any payload a test sends (the real upstream limit is far lower, which is
+// what set_max_body_bytes models).
+constexpr std::uint64_t k_request_body_limit = 256ull * 1024 * 1024;
+// A stalled request is released by set_stall(false) or the destructor; this only guards against
+// a test that forgets both.
+constexpr auto k_max_stall = std::chrono::minutes(5);
+
+std::string to_lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+// Local gunzip (all members) so the test support does not depend on the code it tests.
+std::optional<std::string> gunzip(const std::string& in) {
+    z_stream zs{};
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+        return std::nullopt;
+    }
+    std::string out;
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    char chunk[64 * 1024];
+    bool ok = false;
+    for (;;) {
+        zs.next_out = reinterpret_cast<Bytef*>(chunk);
+        zs.avail_out = sizeof chunk;
+        int rc = inflate(&zs, Z_NO_FLUSH);
+        out.append(chunk, sizeof chunk - zs.avail_out);
+        if (rc == Z_STREAM_END) {
+            if (zs.avail_in == 0) {
+                ok = true;
+                break;
+            }
+            // Another gzip member follows.
+            if (inflateReset(&zs) != Z_OK) {
+                break;
+            }
+            continue;
+        }
+        if (rc != Z_OK) {
+            break; // corrupt data, or truncated (Z_BUF_ERROR with no input left)
+        }
+    }
+    inflateEnd(&zs);
+    if (!ok) {
+        return std::nullopt;
+    }
+    return out;
+}
+
+std::string http_date() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return buf;
+}
+
+} // namespace
+
+std::string RecordedRequest::header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+}
+
+struct RecordingUpstream::Impl {
+    asio::io_context ioc;
+    tcp::acceptor acceptor{ioc};
+    std::uint16_t port = 0;
+
+    mutable std::mutex mutex;
+    // Signalled when a request is recorded, the stall is lifted, or the server stops.
+    mutable std::condition_variable changed;
+    std::vector<RecordedRequest> requests;
+    // Bumped by clear() so a released stalled request does not update a record that is gone.
+    std::uint64_t generation = 0;
+    std::deque<int> script;
+    std::map<std::string, std::deque<int>> path_scripts;
+    int default_status = 202;
+    bool stall = false;
+    std::size_t max_body_bytes = 0;
+    bool stopping = false;
+
+    std::thread accept_thread;
+    std::vector<std::thread> connection_threads;
+    // Open connection sockets, so the destructor can shut them down to unblock their reads.
+    std::map<std::uint64_t, std::shared_ptr<tcp::socket>> sockets;
+    std::uint64_t next_socket_id = 0;
+
+    void accept_loop();
+    void serve(std::uint64_t id, std::shared_ptr<tcp::socket> socket);
+    // Records the request; returns the status to answer, or nullopt to close without answering
+    // (the server stopped while the request was stalled).
+    std::optional<int> handle(const http::request<http::string_body>& request);
+    int next_status_locked(const std::string& target);
+};
+
+void RecordingUpstream::Impl::accept_loop() {
+    for (;;) {
+        auto socket = std::make_shared<tcp::socket>(ioc);
+        beast::error_code ec;
+        acceptor.accept(*socket, ec);
+        std::lock_guard lock(mutex);
+        if (stopping) {
+            return;
+        }
+        if (ec) {
+            // Transient (e.g. EMFILE): don't spin.
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            continue;
+        }
+        std::uint64_t id = next_socket_id++;
+        sockets.emplace(id, socket);
+        connection_threads.emplace_back([this, id, socket] { serve(id, socket); });
+    }
+}
+
+void RecordingUpstream::Impl::serve(std::uint64_t id, std::shared_ptr<tcp::socket> socket) {
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(k_request_body_limit);
+        beast::error_code ec;
+        http::read(*socket, buffer, parser, ec);
+        if (ec) {
+            break; // peer closed, malformed request, or the server is stopping
+        }
+        const auto& request = parser.get();
+        std::optional<int> status = handle(request);
+        if (!status) {
+            break;
+        }
+        http::response<http::empty_body> response{static_cast<http::status>(*status),
+                                                  request.version()};
+        response.set(http::field::date, http_date());
+        response.set(http::field::server, "evrelay-test-upstream");
+        response.content_length(0);
+        response.keep_alive(request.keep_alive());
+        http::write(*socket, response, ec);
+        if (ec || !request.keep_alive()) {
+            break;
+        }
+    }
+    // Deregister before closing, so the destructor never shuts down a reused descriptor.
+    {
+        std::lock_guard lock(mutex);
+        sockets.erase(id);
+    }
+    beast::error_code ignored;
+    socket->shutdown(tcp::socket::shutdown_both, ignored);
+    socket->close(ignored);
+}
+
+std::optional<int>
+RecordingUpstream::Impl::handle(const http::request<http::string_body>& request) {
+    RecordedRequest record;
+    record.method = std::string(request.method_string());
+    record.target = std::string(request.target());
+    for (const auto& field : request) {
+        std::string name = to_lower(field.name_string());
+        auto [it, inserted] = record.headers.emplace(name, std::string(field.value()));
+        if (!inserted) {
+            it->second += ", ";
+            it->second += std::string(field.value());
+        }
+    }
+    record.raw_body = request.body();
+    record.received = std::chrono::steady_clock::now();
+
+    std::optional<int> fixed_status; // decided by the body, not by the script
+    if (to_lower(record.header("content-encoding")) == "gzip") {
+        if (auto body = gunzip(record.raw_body)) {
+            record.body = std::move(*body);
+        } else {
+            record.gzip_error = true;
+            fixed_status = 400;
+        }
+    } else {
+        record.body = record.raw_body;
+    }
+
+    std::unique_lock lock(mutex);
+    if (!fixed_status && max_body_bytes != 0 && record.body.size() > max_body_bytes) {
+        fixed_status = 413;
+    }
+    if (!stall) {
+        int status = fixed_status ? *fixed_status : next_status_locked(record.target);
+        record.status = status;
+        requests.push_back(std::move(record));
+        changed.notify_all();
+        return status;
+    }
+
+    // Stalled: record now (status 0) so tests can see the request arrived, answer later.
+    std::size_t index = requests.size();
+    std::uint64_t recorded_generation = generation;
+    requests.push_back(std::move(record));
+    changed.notify_all();
+    changed.wait_for(lock, k_max_stall, [this] { return !stall || stopping; });
+    if (stopping) {
+        return std::nullopt;
+    }
+    // The client of a stalled request has usually given up (that is why tests stall), so it
+    // answers with the default status and leaves the script for the requests that matter.
+    int status = fixed_status ? *fixed_status : default_status;
+    if (generation == recorded_generation && index < requests.size()) {
+        requests[index].status = status;
+    }
+    return status;
+}
+
+int RecordingUpstream::Impl::next_status_locked(const std::string& target) {
+    auto path_it = path_scripts.find(target);
+    if (path_it != path_scripts.end() && !path_it->second.empty()) {
+        int status = path_it->second.front();
+        path_it->second.pop_front();
+        return status;
+    }
+    if (!script.empty()) {
+        int status = script.front();
+        script.pop_front();
+        return status;
+    }
+    return default_status;
+}
+
+RecordingUpstream::RecordingUpstream() : m_impl(std::make_unique<Impl>()) {
+    auto& acceptor = m_impl->acceptor;
+    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    m_impl->port = acceptor.local_endpoint().port();
+    m_impl->accept_thread = std::thread([impl = m_impl.get()] { impl->accept_loop(); });
+}
+
+RecordingUpstream::~RecordingUpstream() {
+    auto& impl = *m_impl;
+    {
+        std::lock_guard lock(impl.mutex);
+        impl.stopping = true;
+        impl.changed.notify_all();
+    }
+    // shutdown() on a listening socket wakes a blocked accept() on Linux; a connection to
+    // ourselves is the fallback that wakes it anywhere.
+    ::shutdown(impl.acceptor.native_handle(), SHUT_RDWR);
+    {
+        beast::error_code ignored;
+        tcp::socket wake(impl.ioc);
+        wake.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), impl.port), ignored);
+    }
+    impl.accept_thread.join();
+    beast::error_code ignored;
+    impl.acceptor.close(ignored);
+
+    std::vector<std::thread> threads;
+    {
+        std::lock_guard lock(impl.mutex);
+        // Only the OS call: the socket objects belong to their connection threads.
+        for (auto& [id, socket] : impl.sockets) {
+            ::shutdown(socket->native_handle(), SHUT_RDWR);
+        }
+        threads.swap(impl.connection_threads);
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+}
+
+std::uint16_t RecordingUpstream::port() const {
+    return m_impl->port;
+}
+
+std::string RecordingUpstream::url() const {
+    return "http://127.0.0.1:" + std::to_string(m_impl->port);
+}
+
+void RecordingUpstream::script(std::vector<int> statuses) {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->script.assign(statuses.begin(), statuses.end());
+}
+
+void RecordingUpstream::script_path(const std::string& path, std::vector<int> statuses) {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->path_scripts[path].assign(statuses.begin(), statuses.end());
+}
+
+void RecordingUpstream::set_default_status(int status) {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->default_status = status;
+}
+
+void RecordingUpstream::set_stall(bool stall) {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->stall = stall;
+    m_impl->changed.notify_all();
+}
+
+void RecordingUpstream::set_max_body_bytes(std::size_t bytes) {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->max_body_bytes = bytes;
+}
+
+std::vector<RecordedRequest> RecordingUpstream::requests() const {
+    std::lock_guard lock(m_impl->mutex);
+    return m_impl->requests;
+}
+
+std::size_t RecordingUpstream::request_count() const {
+    std::lock_guard lock(m_impl->mutex);
+    return m_impl->requests.size();
+}
+
+bool RecordingUpstream::wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(m_impl->mutex);
+    return m_impl->changed.wait_for(lock, timeout,
+                                    [this, n] { return m_impl->requests.size() >= n; });
+}
+
+void RecordingUpstream::clear() {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->requests.clear();
+    ++m_impl->generation;
+}
+
+} // namespace evrelay::test
