@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace evrelay {
@@ -37,8 +38,11 @@ Result<RelayConfig> parse_relay_config(std::string_view text, const std::string&
 
 // Reads Relay's variables: PORT, USE_EVENTS, EVENTS_HOST, EVENTS_FLUSH_INTERVAL,
 // EVENTS_CAPACITY, EVENTS_INLINE_USERS, LD_ENV_<name>, LD_MOBILE_KEY_<name>,
-// LD_CLIENT_SIDE_ID_<name>, LD_ALLOWED_ORIGIN_<name>. `getenv` is injectable for tests;
-// `names` lists the variable names present (for the LD_*_<name> families).
+// LD_CLIENT_SIDE_ID_<name>, LD_ALLOWED_ORIGIN_<name>, LD_ALLOWED_HEADER_<name>, PROXY_URL,
+// PROXY_AUTH_USER, PROXY_AUTH_PASSWORD, PROXY_CA_CERTS. An empty variable counts as unset.
+// `getenv` is injectable for tests; `names` lists the variable names present (for the
+// LD_*_<name> families). Environments come out sorted by name; they are not checked for
+// credentials here (see check_relay_config).
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 Result<RelayConfig> relay_config_from_environment(const std::vector<std::string>& names,
                                                   const EnvLookup& getenv);
@@ -46,5 +50,9 @@ Result<RelayConfig> relay_config_from_process_environment();
 
 // `over` wins where it sets a field; environments are merged by name, field by field.
 RelayConfig merge_relay_config(RelayConfig base, const RelayConfig& over);
+
+// Checks what only the merged result can show: every environment has at least one credential
+// (the variables may give an environment its origins while the file gives its key).
+Result<void> check_relay_config(const RelayConfig& config);
 
 } // namespace evrelay
