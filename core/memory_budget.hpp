@@ -22,6 +22,9 @@ class MemoryBudget {
 
     std::size_t used() const;
     std::size_t limit() const { return m_limit; }
+    // limit - used (0 when over the limit after an oversized grant). A snapshot: another thread
+    // may take the room before the caller does, so follow it with try_acquire.
+    std::size_t available() const;
 
   private:
     mutable std::mutex m_mutex;
