@@ -80,6 +80,10 @@ UpstreamSettings resolve_upstream_settings(const UpstreamOptions& options) {
         throw ConfigError(environment.error().message);
     }
     settings.config = merge_relay_config(std::move(settings.config), *environment);
+    // Checked after the merge: a variable may add origins to an environment the file keys.
+    if (auto checked = check_relay_config(settings.config); !checked) {
+        throw ConfigError(checked.error().message);
+    }
 
     auto environments = resolve_environments(settings.config, options.credentials);
     if (!environments) {

@@ -3,7 +3,7 @@
 #include "core/util/json_writer.hpp"
 
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stderr_sinks.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -24,7 +24,7 @@ class JsonLineFormatter : public spdlog::formatter {
         const auto millis = time.time_since_epoch().count() % 1000;
         std::tm utc{};
         gmtime_r(&seconds, &utc);
-        char stamp[40];
+        char stamp[64];
         std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                       utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                       static_cast<int>(millis));
@@ -46,7 +46,7 @@ class JsonLineFormatter : public spdlog::formatter {
 } // namespace
 
 void setup_logging(const std::string& level, const std::string& format) {
-    auto logger = spdlog::stderr_logger_mt("evrelay");
+    auto logger = spdlog::stderr_color_mt("evrelay");
     if (level == "debug") {
         logger->set_level(spdlog::level::debug);
     } else if (level == "info") {

@@ -247,10 +247,12 @@ int run_replay(const ReplayOptions& options) {
     if (!read_result) {
         return read_result.error().kind == ErrorKind::io ? exit_status::no_input : exit_status::data_error;
     }
-    if (totals.dropped > 0) {
+    const auto too_large = totals.dropped_by_reason[static_cast<std::size_t>(DropReason::too_large)];
+    if (totals.dropped > too_large) {
         return exit_status::temp_fail;
     }
-    if (stats.malformed.load() > 0) {
+    // A single event the upstream refuses as too large will never be taken: bad input data.
+    if (stats.malformed.load() > 0 || too_large > 0) {
         return exit_status::data_error;
     }
     return exit_status::ok;
