@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 	libcli11-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libfmt-dev catch2 \
-	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev
+	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev libssl-dev openssl curl
 
 .PHONY: deps build run test unit integration asan clean bench-deps
 
