@@ -26,11 +26,19 @@ class EventSplitter {
     EventSplitter& operator=(const EventSplitter&) = delete;
 
     // `json` must be a JSON array whose elements are all objects; appends a view of each
-    // element to `out` (views into `json`). On error nothing is appended.
+    // element to `out` (views into `json`, without trailing whitespace). On error nothing is
+    // appended; errors about one element name its 0-based index ("element 3 is a string, not an
+    // object") and give the element's offset.
     // `padded_capacity` is how many bytes starting at json.data() may be read (>= size + 64
     // avoids a copy); pass json.size() when unknown.
     bool split_array(std::string_view json, std::size_t padded_capacity,
                      std::vector<std::string_view>& out, JsonError& error);
+
+    // As split_array for an array that is part of a JSON text already validated (e.g. the
+    // "events" member of a capture line checked with validate_object): skips the second full
+    // validation, still rejects elements that are not objects.
+    bool cut_validated_array(std::string_view json, std::size_t padded_capacity,
+                             std::vector<std::string_view>& out, JsonError& error);
 
     // `json` must be one JSON object (an NDJSON line or a diagnostic body).
     bool validate_object(std::string_view json, std::size_t padded_capacity, JsonError& error);
