@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -19,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <thread>
 #include <unistd.h>
 
@@ -116,6 +118,37 @@ int post_once(const RecordingUpstream& upstream, const std::string& target,
     RawClient client(upstream.port());
     client.send(post(target, body));
     return client.read_status();
+}
+
+// Like RawClient, without Catch assertions (for use off the test thread). Returns the status,
+// or 0 when there is no answer within 5 s.
+int post_unchecked(std::uint16_t port, const std::string& request) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::string response;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size())) {
+        char buf[1024];
+        ssize_t n;
+        while (response.find("\r\n\r\n") == std::string::npos &&
+               (n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+            response.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    if (response.rfind("HTTP/1.1 ", 0) != 0 || response.size() < 12) {
+        return 0;
+    }
+    return std::stoi(response.substr(9, 3));
 }
 
 std::string gzip(const std::string& data) {
@@ -328,10 +361,16 @@ TEST_CASE("RecordingUpstream::wait_for_requests is bounded; clear forgets", "[su
     CHECK_FALSE(upstream.wait_for_requests(1, 100ms));
     CHECK(std::chrono::steady_clock::now() - start < 2s);
 
-    // A request arriving while we wait wakes the waiter.
-    std::thread poster([&upstream] { post_once(upstream, "/late"); });
+    // A request arriving while we wait wakes the waiter. Catch is not thread-safe, so the
+    // posting thread only reports whether it got an answer.
+    std::atomic<int> late_status{-1};
+    std::thread poster([&upstream, &late_status] {
+        std::this_thread::sleep_for(50ms);
+        late_status = post_unchecked(upstream.port(), post("/late", "[]"));
+    });
     CHECK(upstream.wait_for_requests(1, 5s));
     poster.join();
+    CHECK(late_status == 202);
     CHECK(upstream.request_count() == 1);
     upstream.clear();
     CHECK(upstream.request_count() == 0);
