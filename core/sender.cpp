@@ -128,6 +128,10 @@ struct Sender::Impl {
                                                                         options.gzip},
           rng(std::random_device{}()) {}
 
+    ~Impl();
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
     using JobPtr = std::unique_ptr<SenderJob>;
 
     // One easy handle with what lives as long as its attempt. Pooled: handles (and the
@@ -157,7 +161,7 @@ struct Sender::Impl {
     const RetryPolicy policy;
     const UpstreamRequestOptions request_options;
 
-    // --- Shared state, guarded by m_mutex. ---
+    // --- Shared state, guarded by `mutex`. ---
     mutable std::mutex mutex;
     std::condition_variable space_cv;    // in-flight bytes went down, or stopping
     std::condition_variable idle_cv;     // pending went down
@@ -178,7 +182,6 @@ struct Sender::Impl {
     std::string ca_blob; // the default CA bundle plus --ca-cert, when one is given
 
     // --- Curl thread state: touched by that thread only, so no lock. ---
-    ~Impl();
     std::vector<std::unique_ptr<Transfer>> transfer_pool;
     std::vector<Transfer*> active_transfers; // owned by the multi handle while listed here
     std::deque<JobPtr> waiting;              // ready to start, above max_concurrent_requests

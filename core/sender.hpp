@@ -17,14 +17,16 @@ struct SenderOptions {
     std::string user_agent = std::string("evrelay/") + EVRELAY_VERSION;
     bool gzip = true;
     int gzip_level = 6;
-    int retries = 1;                                   // attempts after the first (Relay: 1)
-    std::chrono::milliseconds retry_delay{1000};       // before the first retry; then doubled, jittered
-    std::size_t max_in_flight_bytes = 64u << 20;       // submit() blocks above this (back-pressure)
+    int retries = 1;                             // attempts after the first (Relay: 1)
+    std::chrono::milliseconds retry_delay{1000}; // before the first retry; then doubled, jittered
+    std::size_t max_in_flight_bytes = 64u << 20; // submit() blocks above this (back-pressure)
     std::size_t max_concurrent_requests = 16;
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds request_timeout{30000};
-    std::string proxy;   // curl proxy URL ("" = curl's default, which honours HTTPS_PROXY/NO_PROXY)
-    std::string ca_cert; // extra CA bundle file
+    std::string proxy; // curl proxy URL ("" = curl's default, which honours HTTPS_PROXY/NO_PROXY)
+    // Extra CA bundle file (--ca-cert). It is *added* to curl's default bundle (the two are
+    // concatenated into one in-memory bundle); an unreadable file is logged and TLS then fails.
+    std::string ca_cert;
     int compression_threads = 1;
 };
 
@@ -39,7 +41,16 @@ enum class Undeliverable {
 };
 std::string_view to_string(Undeliverable reason);
 
-// Told about every payload's end. Called on the sender's thread: must not block for long.
+// Told about every payload's end, exactly once per payload accepted by submit() (a payload split
+// after a 413 ends as its two halves instead). Called on the sender's thread, or — for
+// Undeliverable::shutdown — on the thread calling stop() or submit() after stop; never with a
+// sender lock held. Must not block for long, and must not call Sender::stop() or a blocking
+// submit() (the sender's thread would wait for itself).
+//
+// The sender bumps, per (environment, SDK kind): events_forwarded (analytics) or
+// diagnostics_forwarded, and payloads_sent on delivery; payloads_failed on every undeliverable
+// payload; retries; splits; and CounterRegistry::count_upstream_status for every failed attempt.
+// It does not count dropped events: the listener decides whether a payload is spooled or dropped.
 class DeliveryListener {
   public:
     virtual ~DeliveryListener() = default;
@@ -57,7 +68,9 @@ class Sender : public PayloadSink {
            CounterRegistry& counters);
     ~Sender() override; // stop(): pending payloads are reported as Undeliverable::shutdown
 
-    // Queues a payload. Blocks while the bytes in flight exceed max_in_flight_bytes.
+    // Queues a payload. Blocks while admitting it would make the bytes in flight (uncompressed
+    // bodies accepted and not yet finished) exceed max_in_flight_bytes; a payload is always
+    // admitted when nothing is in flight. After stop(), reports the payload as shutdown at once.
     void submit(Payload payload) override;
 
     // Waits until nothing is queued, compressing, in flight or waiting to retry.
