@@ -6,6 +6,9 @@
 #include <string>
 #include <string_view>
 
+// Declared at global scope so that <libdeflate.h> stays out of this header.
+struct libdeflate_compressor;
+
 namespace evrelay::util {
 
 // Whole-buffer gzip with libdeflate. One compressor per thread: the objects are not
@@ -22,7 +25,7 @@ class GzipCompressor {
     int level() const { return m_level; }
 
   private:
-    struct libdeflate_compressor* m_compressor;
+    ::libdeflate_compressor* m_compressor;
     int m_level;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace evrelay::util {
 
@@ -8,6 +9,7 @@ namespace evrelay::util {
 // Thread-safe; each thread has its own generator seeded from std::random_device.
 std::string make_uuid_v4();
 
+// True for the canonical 8-4-4-4-12 hex form, in either case; any version or variant.
 bool is_uuid(std::string_view text);
 
 } // namespace evrelay::util
