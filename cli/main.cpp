@@ -5,6 +5,7 @@
 #include "exit_status.hpp"
 #include "logging_setup.hpp"
 #include "replay.hpp"
+#include "serve.hpp"
 #include "signal_watcher.hpp"
 
 #include <CLI/CLI.hpp>
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
 
     ReplayOptions replay_options;
     add_replay_command(app, replay_options);
+    ServeOptions serve_options;
+    add_serve_command(app, serve_options);
 
     try {
         app.parse(argc, argv);
@@ -47,6 +50,8 @@ int main(int argc, char** argv) {
         int status = exit_status::other;
         if (app.got_subcommand("replay")) {
             status = run_replay(replay_options);
+        } else if (app.got_subcommand("serve")) {
+            status = run_serve(serve_options);
         }
         curl_global_cleanup();
         return status;

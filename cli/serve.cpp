@@ -1,0 +1,288 @@
+#include "serve.hpp"
+
+#include "exit_status.hpp"
+
+#include "core/capture_writer.hpp"
+#include "core/counters.hpp"
+#include "core/delivery_ledger.hpp"
+#include "core/dispatcher.hpp"
+#include "core/inbound_handler.hpp"
+#include "core/sender.hpp"
+#include "core/server/http_server.hpp"
+#include "core/upstream_state.hpp"
+#include "core/util/byte_size.hpp"
+#include "core/util/duration.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <memory>
+
+namespace evrelay {
+
+namespace {
+
+constexpr const char* k_default_serve_max_pending = "256MiB";
+constexpr std::uint16_t k_default_port = 8030; // Relay's
+constexpr std::chrono::milliseconds k_default_flush_interval{5000};
+
+std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text) {
+    auto value = util::parse_duration(text);
+    if (!value) {
+        throw CLI::ValidationError(flag, value.error().message);
+    }
+    return *value;
+}
+
+std::size_t size_flag(const std::string& flag, const std::string& text) {
+    auto value = util::parse_byte_size(text);
+    if (!value) {
+        throw CLI::ValidationError(flag, value.error().message);
+    }
+    return *value;
+}
+
+std::string_view signal_name(int signal) {
+    switch (signal) {
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGINT:
+        return "SIGINT";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGUSR1:
+        return "SIGUSR1";
+    default:
+        return "signal";
+    }
+}
+
+} // namespace
+
+void add_serve_command(CLI::App& app, ServeOptions& options) {
+    CLI::App* command = app.add_subcommand(
+        "serve", "Accept SDK event posts (as the Relay Proxy does), batch them and forward them");
+    command->add_option("--bind", options.bind, "Address to listen on (default 0.0.0.0)");
+    command
+        ->add_option("--port", options.port,
+                     "Port to listen on (default 8030, or [Main] port / PORT); 0 = any free port")
+        ->check(CLI::Range(0, 65535));
+    command->add_option("--flush-interval", options.flush_interval,
+                        "Send queued events this often (default 5s, or [Events] flushInterval / "
+                        "EVENTS_FLUSH_INTERVAL)");
+    command->add_option("--max-body", options.max_body,
+                        "Largest request body, as sent and decompressed (default 10MiB)");
+    command->add_flag("--no-forward", options.no_forward,
+                      "Accept and answer posts but send nothing upstream (sink mode)");
+    command->add_option("--capture", options.capture,
+                        "Append every accepted post to FILE (evrelay-capture/1), - for stdout");
+    command->add_flag("--offline", options.offline,
+                      "Relay's offline mode: answer 202 to every post and discard it");
+    command->add_option(
+        "--shutdown-timeout", options.shutdown_timeout,
+        "On SIGTERM/SIGINT, how long to finish requests and deliveries (default 10s)");
+    auto* cert =
+        command
+            ->add_option("--tls-cert", options.tls_cert, "Serve HTTPS with this certificate (PEM)")
+            ->check(CLI::ExistingFile);
+    auto* key = command->add_option("--tls-key", options.tls_key, "Private key of --tls-cert (PEM)")
+                    ->check(CLI::ExistingFile);
+    cert->needs(key);
+    key->needs(cert);
+    command->add_option("--header-timeout", options.header_timeout,
+                        "A request's headers must arrive within this (default 30s)");
+    command->add_option("--body-timeout", options.body_timeout,
+                        "A request's body must arrive within this (default 30s)");
+    command->add_option("--idle-timeout", options.idle_timeout,
+                        "Close keep-alive connections idle this long (default 60s)");
+    command
+        ->add_option("--max-clients", options.max_clients,
+                     "Inbound connections at once; more are closed at once (default 4096)")
+        ->check(CLI::Range(1, 1'000'000));
+    command->add_option("--threads", options.threads, "Server threads (default: one per core)")
+        ->check(CLI::Range(0, 1024));
+    add_upstream_options(*command, options.upstream);
+    add_batch_options(*command, options.batch, k_default_serve_max_pending);
+    // [Events] capacity sets the batch size only when the flag does not.
+    command->get_option("--batch-size")->each([&options](const std::string&) {
+        options.batch_size_given = true;
+    });
+}
+
+int run_serve(const ServeOptions& options) {
+    UpstreamSettings settings = resolve_upstream_settings(options.upstream);
+    const RelayConfig& config = settings.config;
+
+    // SPEC §9: flags > environment variables > config file > defaults; `config` is already the
+    // merge of the file and the variables.
+    std::size_t max_pending = 0;
+    BatchOptions batch = options.batch;
+    if (!options.batch_size_given && config.capacity) {
+        batch.batch_size = *config.capacity;
+    }
+    PublisherOptions publisher_options = resolve_publisher_options(batch, max_pending);
+    // An HTTP handler must not wait for room: what does not fit overflows (SPEC §3).
+    publisher_options.wait_for_room = false;
+
+    std::chrono::milliseconds flush_interval = k_default_flush_interval;
+    if (options.flush_interval) {
+        flush_interval = duration_flag("--flush-interval", *options.flush_interval);
+    } else if (config.flush_interval) {
+        flush_interval = *config.flush_interval;
+    }
+    if (flush_interval <= std::chrono::milliseconds::zero()) {
+        throw CLI::ValidationError("--flush-interval", "must be greater than 0");
+    }
+    int port = k_default_port;
+    if (options.port) {
+        port = *options.port;
+    } else if (config.port) {
+        port = *config.port;
+    }
+    const auto shutdown_timeout = duration_flag("--shutdown-timeout", options.shutdown_timeout);
+    const std::size_t max_body = size_flag("--max-body", options.max_body);
+
+    bool no_forward = options.no_forward;
+    if (!no_forward && config.send_events && !*config.send_events) {
+        spdlog::info(
+            "serve: sendEvents/USE_EVENTS is false; events are accepted but not forwarded");
+        no_forward = true;
+    }
+    if (settings.environments.environments.empty() && !options.offline) {
+        throw ConfigError("no environments: give --sdk-key, --mobile-key or --env-id, or --config "
+                          "(or LD_ENV_<name> variables)");
+    }
+
+    std::unique_ptr<CaptureWriter> capture;
+    if (options.capture) {
+        auto opened = CaptureWriter::open(*options.capture);
+        if (!opened) {
+            throw ConfigError(opened.error().message);
+        }
+        capture = std::move(*opened);
+    }
+
+    EnvironmentTable environments(settings.environments.environments);
+    CounterRegistry counters;
+    MemoryBudget budget(max_pending);
+    DeliveryLedger ledger(counters);
+    UpstreamStateTracker upstream_state(ledger);
+    Sender sender(settings.sender, environments, upstream_state, counters);
+    Dispatcher dispatcher(publisher_options, sender, budget, counters);
+
+    InboundHandlerOptions handler_options;
+    handler_options.max_body_bytes = max_body;
+    handler_options.no_forward = no_forward;
+    handler_options.offline = options.offline;
+    handler_options.flush = [&dispatcher] { dispatcher.flush_all(); };
+    handler_options.runtime_status = [&] {
+        RuntimeStatus status;
+        status.upstream_state = std::string(to_string(upstream_state.state()));
+        status.queued_events = dispatcher.queued_events();
+        status.in_flight_bytes = sender.in_flight_bytes();
+        status.pending_payloads = sender.pending_payloads();
+        return status;
+    };
+    InboundHandler handler(environments, dispatcher, counters, capture.get(), handler_options);
+
+    HttpServerOptions server_options;
+    server_options.bind = options.bind;
+    server_options.port = static_cast<std::uint16_t>(port);
+    server_options.max_body_bytes = max_body;
+    server_options.header_timeout = duration_flag("--header-timeout", options.header_timeout);
+    server_options.body_timeout = duration_flag("--body-timeout", options.body_timeout);
+    server_options.idle_timeout = duration_flag("--idle-timeout", options.idle_timeout);
+    server_options.max_connections = options.max_clients;
+    server_options.tls_cert_file = options.tls_cert.value_or("");
+    server_options.tls_key_file = options.tls_key.value_or("");
+    server_options.threads = options.threads;
+    HttpServer server(server_options, [&handler](HttpRequest&& request) {
+        return handler.handle(std::move(request));
+    });
+
+    const auto bound = server.listen();
+    if (!bound) {
+        spdlog::error("serve: {}", bound.error().message);
+        return bound.error().kind == ErrorKind::config ? exit_status::config : exit_status::other;
+    }
+    spdlog::info("serve: listening on {}:{}{}", options.bind, *bound,
+                 server_options.tls_cert_file.empty() ? "" : " (TLS)");
+    spdlog::info("serve: {} environment(s); flush every {}; {}",
+                 settings.environments.environments.size(), util::format_duration(flush_interval),
+                 options.offline ? "offline (everything discarded)"
+                 : no_forward    ? "not forwarding (--no-forward)"
+                                 : "forwarding to " + settings.sender.events_uri);
+
+    // SPEC §3: every flush interval, each non-empty queue becomes one payload.
+    server.every(flush_interval, [&dispatcher] { dispatcher.flush_all(); });
+
+    std::atomic<bool> stopping{false};
+    std::chrono::steady_clock::time_point deadline{};
+    server.on_signals({SIGTERM, SIGINT, SIGHUP, SIGUSR1}, [&](int signal) {
+        switch (signal) {
+        case SIGUSR1:
+            spdlog::info("serve: SIGUSR1 received; flushing");
+            dispatcher.flush_all();
+            return;
+        case SIGHUP:
+            // SPEC §9: a config that fails to parse is rejected and the old one kept.
+            try {
+                UpstreamSettings reloaded = resolve_upstream_settings(options.upstream);
+                if (reloaded.environments.environments.empty()) {
+                    spdlog::error("serve: SIGHUP: the new configuration has no environments; "
+                                  "keeping the old one");
+                    return;
+                }
+                const std::size_t count = reloaded.environments.environments.size();
+                environments.replace(std::move(reloaded.environments.environments));
+                spdlog::info("serve: SIGHUP: configuration reloaded; {} environment(s)", count);
+            } catch (const std::exception& error) {
+                spdlog::error("serve: SIGHUP: {}; keeping the old configuration", error.what());
+            }
+            return;
+        default:
+            if (stopping.exchange(true)) {
+                return;
+            }
+            spdlog::info("serve: {} received; stopping", signal_name(signal));
+            deadline = std::chrono::steady_clock::now() + shutdown_timeout;
+            // Stop accepting, let sessions answer the requests in hand (their events are then
+            // queued), and end run() — all within the shutdown timeout.
+            server.shutdown(shutdown_timeout);
+            return;
+        }
+    });
+
+    server.run();
+
+    // STYLE §7: the shutdown sequence. run() returned: no handler runs any more, so no event
+    // can arrive after the queues are closed.
+    // Close every publisher: their queues become payloads handed to the sender (SPEC §3).
+    dispatcher.close_all();
+    // Give the sender what is left of --shutdown-timeout to deliver them.
+    const auto now = std::chrono::steady_clock::now();
+    const auto remaining =
+        stopping.load() && deadline > now
+            ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)
+            : (stopping.load() ? std::chrono::milliseconds::zero() : shutdown_timeout);
+    if (!sender.wait_idle(remaining)) {
+        spdlog::warn("serve: deliveries still pending after --shutdown-timeout ({})",
+                     util::format_duration(shutdown_timeout));
+    }
+    // What is still pending is reported to the ledger as dropped (reason shutdown).
+    sender.stop();
+
+    const auto totals = counters.totals();
+    const auto lost = totals.dropped_by_reason[static_cast<std::size_t>(DropReason::shutdown)];
+    if (lost > 0) {
+        spdlog::error("serve: {} event(s) lost at shutdown: the upstream did not take them within "
+                      "--shutdown-timeout ({})",
+                      lost, util::format_duration(shutdown_timeout));
+    }
+    spdlog::info("serve: stopped; {} events received, {} forwarded, {} dropped", totals.received,
+                 totals.forwarded, totals.dropped);
+    return lost > 0 ? exit_status::temp_fail : exit_status::ok;
+}
+
+} // namespace evrelay

@@ -1,0 +1,37 @@
+#pragma once
+
+#include "common_options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace evrelay {
+
+struct ServeOptions {
+    std::string bind = "0.0.0.0";
+    std::optional<int> port;                   // default 8030; [Main] port, PORT
+    std::optional<std::string> flush_interval; // default 5s; flushInterval, EVENTS_FLUSH_INTERVAL
+    std::string max_body = "10MiB";
+    bool no_forward = false;
+    std::optional<std::string> capture; // FILE or "-"
+    bool offline = false;
+    std::string shutdown_timeout = "10s";
+    std::optional<std::string> tls_cert;
+    std::optional<std::string> tls_key;
+    std::string header_timeout = "30s";
+    std::string body_timeout = "30s";
+    std::string idle_timeout = "60s";
+    std::size_t max_clients = 4096; // inbound connections (--max-connections is the upstream's)
+    int threads = 0;                // 0 = one per core
+    bool batch_size_given = false;  // set by the flag: otherwise [Events] capacity applies
+    UpstreamOptions upstream;
+    BatchOptions batch;
+};
+
+void add_serve_command(CLI::App& app, ServeOptions& options);
+int run_serve(const ServeOptions& options);
+
+} // namespace evrelay
