@@ -64,8 +64,9 @@ std::string render_prometheus_metrics(const CounterRegistry& counters, const Run
     };
     per_target("evrelay_events_received_total", "counter", "Events accepted from SDKs.",
                [](const DeliveryCounters& c) { return c.events_received.load(); });
-    per_target("evrelay_events_forwarded_total", "counter", "Events delivered upstream.",
-               [](const DeliveryCounters& c) { return c.events_forwarded.load(); });
+    per_target("evrelay_events_forwarded_total", "counter",
+               "Events delivered upstream (diagnostic events included).",
+               [](const DeliveryCounters& c) { return forwarded_events(c); });
     header(out, "evrelay_events_dropped_total", "counter", "Events not delivered, by reason.");
     for (const auto& [key, target] : targets) {
         for (std::size_t i = 0; i < static_cast<std::size_t>(DropReason::count_); ++i) {
