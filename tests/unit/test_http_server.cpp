@@ -593,6 +593,12 @@ TEST_CASE("HttpServer::on_signals", "[server]") {
     sigaddset(&set, SIGUSR2);
     sigset_t previous;
     REQUIRE(pthread_sigmask(SIG_BLOCK, &set, &previous) == 0);
+    // Should some thread of this test binary not block it, the signal must not kill the
+    // process: a no-op handler turns that into a failed check instead.
+    struct sigaction ignore_action {};
+    ignore_action.sa_handler = [](int) {};
+    struct sigaction previous_action {};
+    REQUIRE(::sigaction(SIGUSR2, &ignore_action, &previous_action) == 0);
     std::atomic<int> received{0};
     {
         Seen seen;
@@ -603,10 +609,9 @@ TEST_CASE("HttpServer::on_signals", "[server]") {
         CHECK(eventually([&] { return received.load() != 0; }, 2s));
     }
     CHECK(received.load() == SIGUSR2);
-    if (received.load() == SIGUSR2) {
-        // Consumed: unblocking cannot deliver it to a thread without a handler.
-        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    }
+    // Unblock while the no-op handler is still installed: a signal left pending goes there.
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    ::sigaction(SIGUSR2, &previous_action, nullptr);
 }
 
 TEST_CASE("HttpServer::shutdown", "[server]") {
