@@ -229,9 +229,9 @@ date=$(date -u +%Y-%m-%d)
         echo "$key=${result[$key]}"
     done
     echo
-    echo "| date | nproc | CPU | gzip off events/s | MB/s | peak RSS MB | gzip $level events/s | MB/s | peak RSS MB | libdeflate $level MB/s | on ÷ libdeflate | queue bytes ÷ raw (arena / RSS) |"
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' \
-        "$date" "$(nproc)" "$cpu" \
+    echo "| date | nproc | CPU | load | gzip off events/s | MB/s | peak RSS MB | gzip $level events/s | MB/s | peak RSS MB | libdeflate $level MB/s | on ÷ libdeflate | queue bytes ÷ raw (arena / RSS) |"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' \
+        "$date" "$(nproc)" "$cpu" "${load_start%% *}" \
         "${result[gzip_off_events_per_s]}" "${result[gzip_off_mb_per_s]}" "${result[gzip_off_peak_rss_mb]}" \
         "${result[gzip_on_events_per_s]}" "${result[gzip_on_mb_per_s]}" "${result[gzip_on_peak_rss_mb]}" \
         "${result[deflate_mb_per_s]}" "${result[gzip_on_vs_deflate]}" \
