@@ -444,6 +444,16 @@ bool EventSplitter::cut_validated_array(std::string_view json, std::size_t padde
     return m_impl->cut(buffer, json, capacity, out, error);
 }
 
+bool EventSplitter::validate_json(std::string_view json, std::size_t padded_capacity,
+                                  JsonError& error) {
+    const char* buffer = m_impl->ensure_padding(json, padded_capacity);
+    if (auto code = m_impl->dom.parse(buffer, json.size(), false).error(); code) {
+        error = syntax_error(json, code);
+        return false;
+    }
+    return true;
+}
+
 bool EventSplitter::validate_object(std::string_view json, std::size_t padded_capacity,
                                     JsonError& error) {
     const char* buffer = m_impl->ensure_padding(json, padded_capacity);

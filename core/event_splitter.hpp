@@ -40,6 +40,9 @@ class EventSplitter {
     bool cut_validated_array(std::string_view json, std::size_t padded_capacity,
                              std::vector<std::string_view>& out, JsonError& error);
 
+    // `json` must be one JSON text of any type (structure and UTF-8 checked).
+    bool validate_json(std::string_view json, std::size_t padded_capacity, JsonError& error);
+
     // `json` must be one JSON object (an NDJSON line or a diagnostic body).
     bool validate_object(std::string_view json, std::size_t padded_capacity, JsonError& error);
 
