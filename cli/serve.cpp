@@ -275,10 +275,6 @@ int run_serve(const ServeOptions& options) {
     sender.stop();
 
     const auto totals = counters.totals();
-    std::uint64_t forwarded = 0;
-    for (const auto& [key, target] : counters.all()) {
-        forwarded += forwarded_events(*target);
-    }
     const auto lost = totals.dropped_by_reason[static_cast<std::size_t>(DropReason::shutdown)];
     if (lost > 0) {
         spdlog::error("serve: {} event(s) lost at shutdown: the upstream did not take them within "
@@ -286,7 +282,7 @@ int run_serve(const ServeOptions& options) {
                       lost, util::format_duration(shutdown_timeout));
     }
     spdlog::info("serve: stopped; {} events received, {} forwarded, {} dropped", totals.received,
-                 forwarded, totals.dropped);
+                 totals.forwarded, totals.dropped);
     return lost > 0 ? exit_status::temp_fail : exit_status::ok;
 }
 

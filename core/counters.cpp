@@ -63,7 +63,7 @@ CounterRegistry::Totals CounterRegistry::totals() const {
     Totals totals;
     for (const auto& [key, counters] : m_targets) {
         totals.received += counters->events_received.load(std::memory_order_relaxed);
-        totals.forwarded += counters->events_forwarded.load(std::memory_order_relaxed);
+        totals.forwarded += counters->forwarded_total();
         totals.payloads += counters->payloads_sent.load(std::memory_order_relaxed);
         totals.retries += counters->retries.load(std::memory_order_relaxed);
         for (std::size_t i = 0; i < totals.dropped_by_reason.size(); ++i) {

@@ -41,6 +41,12 @@ struct DeliveryCounters {
         events_dropped[static_cast<std::size_t>(reason)].fetch_add(events, std::memory_order_relaxed);
     }
     std::uint64_t dropped_total() const;
+    // Analytics events plus diagnostic events delivered: what a report calls "forwarded", so that
+    // received = forwarded + dropped + still pending.
+    std::uint64_t forwarded_total() const {
+        return events_forwarded.load(std::memory_order_relaxed) +
+               diagnostics_forwarded.load(std::memory_order_relaxed);
+    }
 };
 
 // All counters of a process, one set per (environment name, SDK kind), plus upstream

@@ -66,7 +66,7 @@ std::string render_prometheus_metrics(const CounterRegistry& counters, const Run
                [](const DeliveryCounters& c) { return c.events_received.load(); });
     per_target("evrelay_events_forwarded_total", "counter",
                "Events delivered upstream (diagnostic events included).",
-               [](const DeliveryCounters& c) { return forwarded_events(c); });
+               [](const DeliveryCounters& c) { return c.forwarded_total(); });
     header(out, "evrelay_events_dropped_total", "counter", "Events not delivered, by reason.");
     for (const auto& [key, target] : targets) {
         for (std::size_t i = 0; i < static_cast<std::size_t>(DropReason::count_); ++i) {

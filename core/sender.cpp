@@ -64,31 +64,6 @@ void init_curl_once() {
     (void)k_initialised;
 }
 
-bool iequals_prefix(std::string_view text, std::string_view lower_prefix) {
-    if (text.size() < lower_prefix.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < lower_prefix.size(); ++i) {
-        const char c = text[i];
-        const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-        if (lower != lower_prefix[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && iequals_prefix(a, b);
-}
-
-// Inbound headers a diagnostic pass-through forwards (SPEC §2); others (Content-Length,
-// Content-Encoding, Host …) describe the inbound request and would be wrong upstream.
-bool is_passthrough_header(std::string_view name) {
-    return iequals(name, "authorization") || iequals(name, "user-agent") ||
-           iequals(name, "content-type") || iequals_prefix(name, "x-launchdarkly-");
-}
-
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -417,19 +392,9 @@ void Sender::Impl::start_attempt(JobPtr job) {
     CURL* easy = transfer->easy;
     curl_easy_setopt(easy, CURLOPT_URL, request->url.c_str());
 
-    // A diagnostic pass-through's inbound headers come first in the list; of those only the ones
-    // SPEC §2 names are forwarded, because others (Content-Length, Content-Encoding, Host …)
-    // describe the inbound request and would be wrong here.
-    const bool passthrough =
-        payload.data == DataKind::diagnostic && !payload.passthrough_headers.empty();
-    const std::size_t inbound_count = passthrough ? payload.passthrough_headers.size() : 0;
     curl_slist* headers = nullptr;
     std::string line;
-    for (std::size_t i = 0; i < request->headers.size(); ++i) {
-        const auto& [name, value] = request->headers[i];
-        if (i < inbound_count && !is_passthrough_header(name)) {
-            continue;
-        }
+    for (const auto& [name, value] : request->headers) {
         line.assign(name).append(": ").append(value);
         headers = curl_slist_append(headers, line.c_str());
     }

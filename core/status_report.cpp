@@ -21,14 +21,9 @@ void append_number(std::string& out, std::string_view name, std::uint64_t value)
 
 } // namespace
 
-std::uint64_t forwarded_events(const DeliveryCounters& counters) {
-    return counters.events_forwarded.load(std::memory_order_relaxed) +
-           counters.diagnostics_forwarded.load(std::memory_order_relaxed);
-}
-
 std::uint64_t pending_events(const DeliveryCounters& counters) {
     const std::uint64_t received = counters.events_received.load(std::memory_order_relaxed);
-    const std::uint64_t done = forwarded_events(counters) + counters.dropped_total();
+    const std::uint64_t done = counters.forwarded_total() + counters.dropped_total();
     // The counters are read one by one while other threads bump them; never report "negative".
     return received > done ? received - done : 0;
 }
@@ -70,7 +65,7 @@ std::string render_status_json(const std::vector<Environment>& environments,
         out += ',';
         append_number(out, "received", target->events_received.load());
         out += ',';
-        append_number(out, "forwarded", forwarded_events(*target));
+        append_number(out, "forwarded", target->forwarded_total());
         out += ',';
         append_number(out, "dropped", target->dropped_total());
         out += '}';
@@ -78,7 +73,7 @@ std::string render_status_json(const std::vector<Environment>& environments,
     const auto totals = counters.totals();
     std::uint64_t forwarded = 0;
     for (const auto& [key, target] : counters.all()) {
-        forwarded += forwarded_events(*target);
+        forwarded += target->forwarded_total();
     }
     out += "],\"counters\":{";
     append_number(out, "eventsReceived", totals.received);

@@ -25,10 +25,6 @@ struct RuntimeStatus {
 // lock on the publishers; it is what /status and evrelay_queue_events report per queue.
 std::uint64_t pending_events(const DeliveryCounters& counters);
 
-// Events delivered, diagnostics included: the Dispatcher counts a diagnostic as a received
-// event but the Sender counts it apart (diagnostics_forwarded), so reports add the two to keep
-// received = forwarded + dropped + pending.
-std::uint64_t forwarded_events(const DeliveryCounters& counters);
 
 // GET /status (SPEC §4): {"version","environments":[{name, sdkKey, mobileKey, envId}] with keys
 // masked, "queues":[{env, sdk, pending}], "counters":{…}, "rejectedPosts":{status: n},

@@ -2,7 +2,34 @@
 
 #include "core/endpoint.hpp"
 
+#include <string_view>
+
 namespace evrelay {
+
+namespace {
+
+bool iequals_prefix(std::string_view text, std::string_view prefix) {
+    if (text.size() < prefix.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        if ((text[i] | 0x20) != (prefix[i] | 0x20)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Inbound headers a diagnostic pass-through forwards (SPEC §2); others (Content-Length,
+// Content-Encoding, Host …) describe the inbound request and would be wrong upstream.
+bool is_passthrough_header(std::string_view name) {
+    return (name.size() == 13 && iequals_prefix(name, "authorization")) ||
+           (name.size() == 10 && iequals_prefix(name, "user-agent")) ||
+           (name.size() == 12 && iequals_prefix(name, "content-type")) ||
+           iequals_prefix(name, "x-launchdarkly-");
+}
+
+} // namespace
 
 std::optional<UpstreamRequest> describe_upstream_request(const Payload& payload,
                                                          const Environment& environment,
@@ -19,7 +46,11 @@ std::optional<UpstreamRequest> describe_upstream_request(const Payload& payload,
     auto& headers = request.headers;
     if (payload.data == DataKind::diagnostic && !payload.passthrough_headers.empty()) {
         // SPEC §2: a diagnostic post is forwarded with the inbound request's own headers.
-        headers = payload.passthrough_headers;
+        for (const auto& header : payload.passthrough_headers) {
+            if (is_passthrough_header(header.first)) {
+                headers.push_back(header);
+            }
+        }
     } else {
         headers.emplace_back("Content-Type", "application/json");
         if (payload.sdk != SdkKind::js) {

@@ -12,7 +12,8 @@ TEST_CASE("replay skips and reports a malformed line", "[replay]") {
     const std::string text = events[0] + "\n" + events[1] + "\n" + R"({"kind":"custom",)" + "\n" +
                              events[2] + "\n" + events[3] + "\n";
     const auto input = dir.write("events.ndjson", text);
-    const auto bad_offset = events[0].size() + events[1].size() + 2;
+    // The offset points into line 3, at the byte where the problem was found (its end here).
+    const auto bad_offset = events[0].size() + events[1].size() + 2 + std::string(R"({"kind":"custom",)").size();
 
     SECTION("skipped, the rest delivered, exit 65") {
         const auto result = run_evrelay({"replay", "--sdk-key", "sdk-integration-0001",
