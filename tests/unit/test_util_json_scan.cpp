@@ -1,0 +1,45 @@
+#include "core/util/json_scan.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace evrelay::util;
+
+TEST_CASE("util::skip_json_string", "[util]") {
+    CHECK(skip_json_string(R"("abc",1)", 0) == 5);
+    CHECK(skip_json_string(R"("a\"b",1)", 0) == 6);
+    CHECK(skip_json_string(R"("a\\",1)", 0) == 5);      // escaped backslash, then the quote
+    CHECK(skip_json_string(R"("a\\\"b",1)", 0) == 8);   // \\ then \" inside
+    CHECK(skip_json_string(R"("unterminated)", 0) == 13);
+}
+
+TEST_CASE("util::array_element_spans", "[util]") {
+    std::vector<std::string_view> out;
+    SECTION("objects with nested strings, brackets and escapes") {
+        const std::string json =
+            R"( [ {"a":"x,]}","b":[1,{"c":2}]} ,{"k":"q\"}"} , {} ] )";
+        REQUIRE(array_element_spans(json, out));
+        CHECK(out == std::vector<std::string_view>{R"({"a":"x,]}","b":[1,{"c":2}]})", R"({"k":"q\"}"})", "{}"});
+    }
+    SECTION("scalars and an empty array") {
+        REQUIRE(array_element_spans("[1, true ,\"s\",null]", out));
+        CHECK(out == std::vector<std::string_view>{"1", "true", "\"s\"", "null"});
+        out.clear();
+        REQUIRE(array_element_spans("[ ]", out));
+        CHECK(out.empty());
+    }
+    SECTION("not an array") {
+        CHECK_FALSE(array_element_spans(R"({"a":1})", out));
+    }
+}
+
+TEST_CASE("util::object_member_span", "[util]") {
+    const std::string json =
+        R"({"v":1, "env" : "pro\"d","events":[{"kind":"x","events":[]}],"tags":"a b","n":-1.5e3})";
+    CHECK(object_member_span(json, "v") == "1");
+    CHECK(object_member_span(json, "env") == R"("pro\"d")");
+    CHECK(object_member_span(json, "events") == R"([{"kind":"x","events":[]}])");
+    CHECK(object_member_span(json, "tags") == R"("a b")");
+    CHECK(object_member_span(json, "n") == "-1.5e3");
+    CHECK(object_member_span(json, "missing").empty());
+    CHECK(object_member_span("[1]", "v").empty());
+}
