@@ -166,12 +166,8 @@ class ReplayedHeadStream final : public util::InputStream {
             if (m_head_pos == m_head.size()) {
                 m_head = std::string(); // release the memory
                 m_head_pos = 0;
-                m_head_done = true;
             }
             return n;
-        }
-        if (!m_head_done) {
-            m_head_done = true;
         }
         return m_rest.read(out, max);
     }
@@ -182,7 +178,6 @@ class ReplayedHeadStream final : public util::InputStream {
     util::InputStream& m_rest;
     std::string m_head;
     std::size_t m_head_pos = 0;
-    bool m_head_done = false;
 };
 
 // Looks at the top-level member names of an object that may be cut short (the first line of a
@@ -332,7 +327,8 @@ struct EventReader::Impl {
     bool input_done = false; // the stream returned 0
     ArrayState state = ArrayState::between;
     bool first_in_array = true;
-    std::uint64_t token_start = 0; // element or junk start
+    std::uint64_t token_start = 0;  // element start
+    std::uint64_t element_open = 0; // the '[' or ',' before the element expected or scanned
     int depth = 0;
     bool in_string = false;
     bool escape_carry = false; // the last block scanned ended with an unescaped backslash
@@ -667,8 +663,9 @@ struct EventReader::Impl {
         if (!run.empty()) {
             keep = std::min(keep, run_open);
         }
-        if ((state == ArrayState::in_element && !oversized) || state == ArrayState::junk) {
-            keep = std::min(keep, token_start);
+        if (state == ArrayState::expect_element ||
+            (state == ArrayState::in_element && !oversized)) {
+            keep = std::min(keep, element_open);
         }
         return keep;
     }
@@ -775,12 +772,7 @@ struct EventReader::Impl {
         const std::string_view text =
             trim_right(std::string_view(at(token_start), delimiter - token_start));
         if (run.empty()) {
-            // The delimiter before the element: '[' or ','.
-            std::uint64_t open = token_start - 1;
-            while (is_json_space(*at(open))) {
-                --open;
-            }
-            run_open = open;
+            run_open = element_open;
         }
         run.push_back(RunElement{token_start, text.size(), delimiter});
     }
@@ -811,12 +803,14 @@ struct EventReader::Impl {
                     break;
                 }
                 if (*p == '[') {
+                    element_open = offset_of(p);
                     ++p;
                     state = ArrayState::expect_element;
                     first_in_array = true;
                 } else {
+                    // Reported now, so that none of it needs to stay buffered.
+                    push_problem(offset_of(p), "unexpected data between JSON arrays");
                     state = ArrayState::junk;
-                    token_start = offset_of(p);
                 }
                 break;
             case ArrayState::junk: {
@@ -825,7 +819,7 @@ struct EventReader::Impl {
                     p = end;
                     break;
                 }
-                push_problem(token_start, "unexpected data between JSON arrays");
+                element_open = offset_of(open);
                 p = open + 1;
                 state = ArrayState::expect_element;
                 first_in_array = true;
@@ -849,6 +843,7 @@ struct EventReader::Impl {
                 } else if (*p == ',') {
                     validate_run();
                     push_problem(offset_of(p), "empty array element");
+                    element_open = offset_of(p);
                     ++p;
                     first_in_array = false;
                 } else {
@@ -873,6 +868,7 @@ struct EventReader::Impl {
                     state = ArrayState::between;
                 } else {
                     state = ArrayState::expect_element;
+                    element_open = offset_of(p);
                     if (run.size() >= max_events_per_item) {
                         validate_run();
                     }
@@ -1017,8 +1013,7 @@ struct EventReader::Impl {
         case ArrayState::between:
             break;
         case ArrayState::junk:
-            push_problem(token_start, "unexpected data between JSON arrays");
-            break;
+            break; // already reported
         case ArrayState::expect_element:
         case ArrayState::in_element: {
             validate_run();

@@ -397,6 +397,21 @@ TEST_CASE("EventReader::next array", "[reader]") {
         }
     }
 
+    SECTION("pretty-printed, one event per item, in 1 to 7 byte reads") {
+        const std::string input = pretty_array(events) + "\n" + pretty_array(events);
+        for (std::size_t chunk = 1; chunk <= 7; chunk += 3) {
+            ChunkedStream stream(input, chunk);
+            const ReadAll all = read_all(stream, std::nullopt, 1);
+            CHECK(problems_of(all).empty());
+            REQUIRE(all.items.size() == 100);
+            CHECK(all.items[0].line == 2);
+            CHECK(all.items[50].line == 55);
+            std::vector<std::string> twice = events;
+            twice.insert(twice.end(), events.begin(), events.end());
+            CHECK(events_of(all) == twice);
+        }
+    }
+
     SECTION("byte by byte") {
         const std::string input = R"( [{"a":"\\"}, {"b":"x\"]"} ,{"c":[1,{"d":2}]}] [{}])";
         ChunkedStream stream(input, 1);
