@@ -1,5 +1,7 @@
 #include "core/event_splitter.hpp"
 
+#include "core/json_type_name.hpp"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -30,27 +32,6 @@ std::string_view trim_right(std::string_view text) {
         text.remove_suffix(1);
     }
     return text;
-}
-
-std::string describe(simdjson::dom::element_type type) {
-    using simdjson::dom::element_type;
-    switch (type) {
-    case element_type::ARRAY:
-        return "an array";
-    case element_type::OBJECT:
-        return "an object";
-    case element_type::STRING:
-        return "a string";
-    case element_type::INT64:
-    case element_type::UINT64:
-    case element_type::DOUBLE:
-        return "a number";
-    case element_type::BOOL:
-        return "a boolean";
-    case element_type::NULL_VALUE:
-        return "null";
-    }
-    return "an unknown value";
 }
 
 std::string describe(simdjson::ondemand::json_type type) {
@@ -430,7 +411,7 @@ bool EventSplitter::split_array(std::string_view json, std::size_t padded_capaci
     }
     if (root.type() != simdjson::dom::element_type::ARRAY) {
         error = JsonError{first_non_space(json),
-                          "expected a JSON array of event objects, got " + describe(root.type())};
+                          "expected a JSON array of event objects, got " + json_type_name(root.type())};
         return false;
     }
     const std::size_t capacity = buffer == json.data() ? padded_capacity : m_impl->padded_size;
@@ -464,7 +445,7 @@ bool EventSplitter::validate_object(std::string_view json, std::size_t padded_ca
     }
     if (root.type() != simdjson::dom::element_type::OBJECT) {
         error = JsonError{first_non_space(json),
-                          "expected a JSON object, got " + describe(root.type())};
+                          "expected a JSON object, got " + json_type_name(root.type())};
         return false;
     }
     return true;
