@@ -5,8 +5,6 @@
 
 namespace evrelay {
 
-namespace {
-
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text) {
     auto value = util::parse_duration(text);
     if (!value) {
@@ -22,8 +20,6 @@ std::size_t size_flag(const std::string& flag, const std::string& text) {
     }
     return *value;
 }
-
-} // namespace
 
 void add_upstream_options(CLI::App& command, UpstreamOptions& options) {
     command.add_option("--config", options.config_file,

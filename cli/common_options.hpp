@@ -38,6 +38,10 @@ struct BatchOptions {
 void add_upstream_options(CLI::App& command, UpstreamOptions& options);
 void add_batch_options(CLI::App& command, BatchOptions& options, const std::string& max_pending_default);
 
+// A duration or size flag's value; throws CLI::ValidationError naming the flag (exit 64).
+std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text);
+std::size_t size_flag(const std::string& flag, const std::string& text);
+
 // What the flags, the environment variables and the config file say together (SPEC §9).
 struct UpstreamSettings {
     RelayConfig config; // file merged with environment variables

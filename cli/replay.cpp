@@ -128,10 +128,7 @@ int run_replay(const ReplayOptions& options) {
     PublisherOptions publisher_options = resolve_publisher_options(options.batch, max_pending);
     // A replay source can wait, so it does instead of dropping (SPEC §3 overflow is for serve).
     publisher_options.wait_for_room = true;
-    const auto shutdown_timeout = util::parse_duration(options.shutdown_timeout);
-    if (!shutdown_timeout) {
-        throw CLI::ValidationError("--shutdown-timeout", shutdown_timeout.error().message);
-    }
+    const auto shutdown_timeout = duration_flag("--shutdown-timeout", options.shutdown_timeout);
     if (!options.dry_run && settings.environments.environments.empty()) {
         throw ConfigError("no credentials: give --sdk-key, --mobile-key or --env-id, or --config "
                           "with environments named as in the capture");
@@ -202,12 +199,12 @@ int run_replay(const ReplayOptions& options) {
             // At the natural end every payload gets all its attempts; after a signal the wait
             // is bounded by --shutdown-timeout, and what is left is reported as lost.
             if (interrupted.load()) {
-                sender->wait_idle(*shutdown_timeout);
+                sender->wait_idle(shutdown_timeout);
             } else {
                 while (!sender->wait_idle(std::chrono::milliseconds(200)) && !interrupted.load()) {
                 }
                 if (interrupted.load()) {
-                    sender->wait_idle(*shutdown_timeout);
+                    sender->wait_idle(shutdown_timeout);
                 }
             }
             sender->stop();

@@ -28,22 +28,6 @@ constexpr const char* k_default_serve_max_pending = "256MiB";
 constexpr std::uint16_t k_default_port = 8030; // Relay's
 constexpr std::chrono::milliseconds k_default_flush_interval{5000};
 
-std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text) {
-    auto value = util::parse_duration(text);
-    if (!value) {
-        throw CLI::ValidationError(flag, value.error().message);
-    }
-    return *value;
-}
-
-std::size_t size_flag(const std::string& flag, const std::string& text) {
-    auto value = util::parse_byte_size(text);
-    if (!value) {
-        throw CLI::ValidationError(flag, value.error().message);
-    }
-    return *value;
-}
-
 std::string_view signal_name(int signal) {
     switch (signal) {
     case SIGTERM:

@@ -14,6 +14,17 @@ bool MemoryBudget::try_acquire(std::size_t bytes) {
     return true;
 }
 
+bool MemoryBudget::acquire_for(std::size_t bytes, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(m_mutex);
+    if (!m_released.wait_for(lock, timeout, [&] {
+            return m_used == 0 || bytes <= m_limit - std::min(m_used, m_limit);
+        })) {
+        return false;
+    }
+    m_used += bytes;
+    return true;
+}
+
 void MemoryBudget::acquire(std::size_t bytes) {
     std::unique_lock lock(m_mutex);
     // "used == 0" lets a request larger than the whole limit through once nothing else is held;

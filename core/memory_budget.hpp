@@ -18,6 +18,8 @@ class MemoryBudget {
     // Waits until `bytes` fit (sources that can apply back-pressure, such as replay). A request
     // larger than the whole limit is granted once nothing else is held, so it cannot deadlock.
     void acquire(std::size_t bytes);
+    // As acquire(), but gives up after `timeout`; true when the bytes were granted.
+    bool acquire_for(std::size_t bytes, std::chrono::milliseconds timeout);
     void release(std::size_t bytes);
 
     std::size_t used() const;

@@ -11,6 +11,9 @@ namespace evrelay {
 
 namespace {
 
+// How long a waiting publish lets in-flight payloads make room before it cuts its own queues.
+constexpr std::chrono::milliseconds k_room_wait_before_cut{200};
+
 // Arena growth. A queue's bytes live in a list of chunks that are concatenated once, into the
 // payload body, when the queue is cut. Why not one std::string per queue: its capacity doubles,
 // so up to half of it is unused (2x the events' bytes), and every doubling copies everything
@@ -165,16 +168,25 @@ PublishResult Publisher::publish_waiting(const PayloadMetadata& metadata,
             ++end;
         }
         if (!m_budget.try_acquire(bytes)) {
-            // Our own queued events may be what fills the budget, and they would otherwise wait
-            // for the next flush interval; handing them to the sink lets their delivery make room.
-            std::vector<Payload> cut;
-            {
-                std::lock_guard lock(m_mutex);
-                cut = cut_all_locked();
+            // Usually payloads in flight hold the budget and their delivery makes room: wait for
+            // it, so that queues still fill to full payloads (cutting at once under pressure
+            // made payloads four times smaller and gzip on replay twice slower, measured). If
+            // nothing frees room for a while, our own queued events may be what fills the
+            // budget: hand them to the sink so their delivery can. Never wait holding m_mutex:
+            // the releases we wait for may need it.
+            while (!m_budget.acquire_for(bytes, k_room_wait_before_cut)) {
+                std::vector<Payload> cut;
+                {
+                    std::lock_guard lock(m_mutex);
+                    cut = cut_all_locked();
+                }
+                const bool cut_nothing = cut.empty();
+                submit(cut);
+                if (cut_nothing) {
+                    m_budget.acquire(bytes);
+                    break;
+                }
             }
-            submit(cut);
-            // Never wait while holding m_mutex: the releases we wait for may need it.
-            m_budget.acquire(bytes);
         }
         std::vector<Payload> cut;
         bool closed = false;

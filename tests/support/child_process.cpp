@@ -78,11 +78,12 @@ std::map<std::string, std::string> build_env(const ChildProcess::Options& option
             env[text.substr(0, eq)] = text.substr(eq + 1);
         }
     }
-    for (const auto& [key, value] : options.env) {
-        env[key] = value;
-    }
+    // Unset first: a test removes what the developer's shell may hold, then sets what it means.
     for (const auto& key : options.unset_env) {
         env.erase(key);
+    }
+    for (const auto& [key, value] : options.env) {
+        env[key] = value;
     }
     return env;
 }

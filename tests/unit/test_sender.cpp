@@ -6,6 +6,7 @@
 #include "core/payload.hpp"
 #include "core/sender.hpp"
 #include "core/sender_split.hpp"
+#include "core/util/json_scan.hpp"
 #include "core/util/gzip.hpp"
 #include "core/util/uuid.hpp"
 
@@ -188,7 +189,7 @@ std::uint16_t closed_port() {
 
 std::multiset<std::string> elements_of(const std::string& body) {
     std::vector<std::string_view> views;
-    REQUIRE(top_level_elements(body, views));
+    REQUIRE(evrelay::util::array_element_spans(body, views));
     return {views.begin(), views.end()};
 }
 
@@ -706,7 +707,7 @@ TEST_CASE("split_array_in_halves", "[sender]") {
     SECTION("elements keep their bytes; strings with commas and brackets are not cut") {
         const std::string body = R"([{"a":"x,]}"},{"b":[1,2,{"c":"\"},"}]}, {"d":3} ,{"e":"\\"}])";
         std::vector<std::string_view> elements;
-        REQUIRE(top_level_elements(body, elements));
+        REQUIRE(evrelay::util::array_element_spans(body, elements));
         REQUIRE(elements.size() == 4);
         CHECK(elements[0] == R"({"a":"x,]}"})");
         CHECK(elements[1] == R"({"b":[1,2,{"c":"\"},"}]})");
@@ -732,7 +733,7 @@ TEST_CASE("split_array_in_halves", "[sender]") {
         CHECK_FALSE(split_array_in_halves(R"({"kind":"diagnostic"})"));
         CHECK_FALSE(split_array_in_halves(R"([{"a":"unterminated])"));
         std::vector<std::string_view> elements;
-        CHECK(top_level_elements(" [ ] ", elements));
+        CHECK(evrelay::util::array_element_spans(" [ ] ", elements));
         CHECK(elements.empty());
     }
 }
