@@ -3,6 +3,8 @@
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
+# Cache hits across clones and build directories (paths are hashed relative to here).
+export CCACHE_BASEDIR := $(CURDIR)
 
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 	libcli11-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libfmt-dev catch2 \
