@@ -175,17 +175,16 @@ PublishResult Publisher::publish_waiting(const PayloadMetadata& metadata,
             // budget: hand them to the sink so their delivery can. Never wait holding m_mutex:
             // the releases we wait for may need it.
             while (!m_budget.acquire_for(bytes, k_room_wait_before_cut)) {
+                if (m_options.on_starved) {
+                    m_options.on_starved();
+                    continue;
+                }
                 std::vector<Payload> cut;
                 {
                     std::lock_guard lock(m_mutex);
                     cut = cut_all_locked();
                 }
-                const bool cut_nothing = cut.empty();
                 submit(cut);
-                if (cut_nothing) {
-                    m_budget.acquire(bytes);
-                    break;
-                }
             }
         }
         std::vector<Payload> cut;

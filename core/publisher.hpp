@@ -7,6 +7,7 @@
 #include "core/payload.hpp"
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +23,10 @@ struct PublisherOptions {
     // true: publish() waits for --max-pending room (replay, flush: the source can slow down).
     // false: keep what fits and overflow the rest (serve: an HTTP handler must not block).
     bool wait_for_room = false;
+    // Called (without locks) when a waiting publish found no room for a while: the owner of all
+    // publishers flushes them all, since another publisher's queued events may be what holds
+    // the budget. Unset: the waiting publisher cuts only its own queues.
+    std::function<void()> on_starved;
 };
 
 // Where events that did not fit under --max-pending go (SPEC §3: spooled when a spool is

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <future>
 #include <mutex>
 
 using namespace evrelay;
@@ -85,4 +87,38 @@ TEST_CASE("Dispatcher::forward_payload keeps the payload as it is", "[dispatcher
     CHECK(counters.totals().received == 2);
     sink.payloads.clear();
     CHECK(budget.used() == 0); // the lease went with the payload
+}
+
+namespace {
+
+// Delivers at once: dropping a payload gives its budget lease back.
+class DiscardingSink : public PayloadSink {
+  public:
+    void submit(Payload payload) override { m_events += payload.event_count; }
+    std::atomic<std::size_t> m_events{0};
+};
+
+} // namespace
+
+TEST_CASE("Dispatcher unblocks a waiting publish starved by another publisher's queue",
+          "[dispatcher]") {
+    DiscardingSink sink;
+    const std::string event(100, 'x');
+    MemoryBudget budget(1000); // room for 9 events of 101 budget bytes
+    CounterRegistry counters;
+    PublisherOptions options;
+    options.wait_for_room = true;
+    Dispatcher dispatcher(options, sink, budget, counters);
+
+    // "staging" fills the budget and, with no flush timer, would hold it forever.
+    dispatcher.publish("staging", SdkKind::server, {4, ""}, std::vector<std::string_view>(9, event));
+    REQUIRE(sink.m_events == 0);
+
+    auto publish = std::async(std::launch::async, [&] {
+        return dispatcher.publish("production", SdkKind::server, {4, ""},
+                                  std::vector<std::string_view>(5, event));
+    });
+    REQUIRE(publish.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(publish.get().accepted == 5);
+    CHECK(sink.m_events == 9); // staging's queue was flushed to make room
 }
