@@ -22,43 +22,51 @@ std::size_t size_flag(const std::string& flag, const std::string& text) {
 }
 
 void add_upstream_options(CLI::App& command, UpstreamOptions& options) {
-    command.add_option("--config", options.config_file,
-                       "Relay Proxy configuration file (environments, events URI, proxy)")
+    command
+        .add_option("--config", options.config_file,
+                    "Relay Proxy configuration file (environments, events URI, proxy)")
         ->check(CLI::ExistingFile);
     command.add_option("--env", options.credentials.env_name,
                        "Send everything to this environment of --config");
     command.add_option("--sdk-key", options.credentials.sdk_key, "SDK key (server events)");
-    command.add_option("--mobile-key", options.credentials.mobile_key, "Mobile key (mobile events)");
+    command.add_option("--mobile-key", options.credentials.mobile_key,
+                       "Mobile key (mobile events)");
     command.add_option("--env-id", options.credentials.env_id, "Client-side ID (js events)");
     command.add_option("--events-uri", options.events_uri,
                        "Upstream events URI (default https://events.launchdarkly.com)");
-    command.add_option("--retries", options.retries,
-                       "Attempts after the first for a recoverable failure (default 1, as Relay)")
+    command
+        .add_option("--retries", options.retries,
+                    "Attempts after the first for a recoverable failure (default 1, as Relay)")
         ->check(CLI::Range(0, 100));
     command.add_option("--retry-delay", options.retry_delay,
                        "Delay before the first retry; doubled with jitter after (default 1s)");
     command.add_flag("--no-gzip", options.no_gzip, "Send payloads uncompressed");
-    command.add_option("--gzip-level", options.gzip_level, "gzip level 1-12 (libdeflate; default 6)")
+    command
+        .add_option("--gzip-level", options.gzip_level, "gzip level 1-12 (libdeflate; default 6)")
         ->check(CLI::Range(1, 12));
-    command.add_option("--proxy", options.proxy,
-                       "Outbound HTTP(S) proxy URL (default: HTTPS_PROXY/NO_PROXY, or [Proxy] url)");
+    command.add_option(
+        "--proxy", options.proxy,
+        "Outbound HTTP(S) proxy URL (default: HTTPS_PROXY/NO_PROXY, or [Proxy] url)");
     command.add_option("--ca-cert", options.ca_cert, "CA bundle to verify the upstream with")
         ->check(CLI::ExistingFile);
     command.add_option("--request-timeout", options.request_timeout,
                        "Timeout of one upstream attempt (default 30s)");
-    command.add_option("--max-connections", options.max_connections,
-                       "Upstream requests in flight at once (default 16)")
+    command
+        .add_option("--max-connections", options.max_connections,
+                    "Upstream requests in flight at once (default 16)")
         ->check(CLI::Range(1, 1024));
 }
 
-void add_batch_options(CLI::App& command, BatchOptions& options, const std::string& max_pending_default) {
+void add_batch_options(CLI::App& command, BatchOptions& options,
+                       const std::string& max_pending_default) {
     options.max_pending = max_pending_default;
     command.add_option("--batch-size", options.batch_size, "Events per payload (default 1000)")
         ->check(CLI::Range(1, 10'000'000));
     command.add_option("--batch-bytes", options.batch_bytes,
                        "Uncompressed bytes per payload (default 4MiB)");
     command.add_option("--max-pending", options.max_pending,
-                       "Bytes of events queued or in flight at most (default " + max_pending_default + ")");
+                       "Bytes of events queued or in flight at most (default " +
+                           max_pending_default + ")");
 }
 
 UpstreamSettings resolve_upstream_settings(const UpstreamOptions& options) {
@@ -119,7 +127,8 @@ UpstreamSettings resolve_upstream_settings(const UpstreamOptions& options) {
     return settings;
 }
 
-PublisherOptions resolve_publisher_options(const BatchOptions& options, std::size_t& max_pending_bytes) {
+PublisherOptions resolve_publisher_options(const BatchOptions& options,
+                                           std::size_t& max_pending_bytes) {
     PublisherOptions publisher;
     publisher.batch_size = options.batch_size;
     publisher.batch_bytes = size_flag("--batch-bytes", options.batch_bytes);

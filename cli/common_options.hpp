@@ -32,11 +32,12 @@ struct UpstreamOptions {
 struct BatchOptions {
     std::size_t batch_size = 1000;
     std::string batch_bytes = "4MiB";
-    std::string max_pending;   // default chosen per command
+    std::string max_pending; // default chosen per command
 };
 
 void add_upstream_options(CLI::App& command, UpstreamOptions& options);
-void add_batch_options(CLI::App& command, BatchOptions& options, const std::string& max_pending_default);
+void add_batch_options(CLI::App& command, BatchOptions& options,
+                       const std::string& max_pending_default);
 
 // A duration or size flag's value; throws CLI::ValidationError naming the flag (exit 64).
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text);
@@ -52,7 +53,8 @@ struct UpstreamSettings {
 // Throws ConfigError (exit 78) for a bad config file or environment, CLI::ValidationError (exit
 // 64) for a bad flag value.
 UpstreamSettings resolve_upstream_settings(const UpstreamOptions& options);
-PublisherOptions resolve_publisher_options(const BatchOptions& options, std::size_t& max_pending_bytes);
+PublisherOptions resolve_publisher_options(const BatchOptions& options,
+                                           std::size_t& max_pending_bytes);
 
 // A configuration problem found at start-up; main turns it into exit status 78.
 struct ConfigError : std::runtime_error {

@@ -25,9 +25,9 @@ class JsonLineFormatter : public spdlog::formatter {
         std::tm utc{};
         gmtime_r(&seconds, &utc);
         char stamp[64];
-        std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                      utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                      static_cast<int>(millis));
+        std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                      utc.tm_sec, static_cast<int>(millis));
         std::string line = "{\"time\":\"";
         line += stamp;
         line += "\",\"level\":\"";
@@ -56,7 +56,8 @@ void setup_logging(const std::string& level, const std::string& format) {
     } else if (level == "error") {
         logger->set_level(spdlog::level::err);
     } else {
-        throw std::invalid_argument("--log-level must be debug, info, warn or error, not \"" + level + "\"");
+        throw std::invalid_argument("--log-level must be debug, info, warn or error, not \"" +
+                                    level + "\"");
     }
     if (format == "json") {
         logger->set_formatter(std::make_unique<JsonLineFormatter>());

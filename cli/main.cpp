@@ -26,8 +26,9 @@ int main(int argc, char** argv) {
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 128 << 20);
 
-    CLI::App app("evrelay " EVRELAY_VERSION
-                 " — forward LaunchDarkly analytics events: replay captures, serve SDKs, flush a spool");
+    CLI::App app(
+        "evrelay " EVRELAY_VERSION
+        " — forward LaunchDarkly analytics events: replay captures, serve SDKs, flush a spool");
     app.set_version_flag("--version", "evrelay " EVRELAY_VERSION);
     app.require_subcommand(1);
     std::string log_level = "info";

@@ -48,7 +48,8 @@ class ProgressDisplay {
   private:
     void loop() {
         std::unique_lock lock(m_mutex);
-        while (!m_wake.wait_for(lock, std::chrono::milliseconds(250), [this] { return m_stopping; })) {
+        while (
+            !m_wake.wait_for(lock, std::chrono::milliseconds(250), [this] { return m_stopping; })) {
             ProgressSnapshot snapshot;
             snapshot.bytes_read = m_stats.bytes_read.load();
             snapshot.bytes_total = m_stats.bytes_total.load();
@@ -84,30 +85,35 @@ void add_replay_command(CLI::App& app, ReplayOptions& options) {
     command->add_option("files", options.inputs, "Input files; none or - reads stdin");
     command->add_option("--format", options.format, "Input format: auto, capture, array, ndjson")
         ->check(CLI::IsMember({"auto", "capture", "array", "ndjson"}));
-    command->add_option("--schema", options.schema,
-                        "Event schema version for array/NDJSON input (default 4)")
+    command
+        ->add_option("--schema", options.schema,
+                     "Event schema version for array/NDJSON input (default 4)")
         ->check(CLI::Range(1, 1000));
     command->add_option("--tags", options.tags, "X-LaunchDarkly-Tags for array/NDJSON input");
     command->add_option("--sdk", options.sdk, "SDK kind for array/NDJSON input: server, mobile, js")
         ->check(CLI::IsMember({"server", "mobile", "js"}));
-    command->add_option("--payload-ids", options.payload_ids,
-                        "new: re-batch with new payload IDs; preserve: re-send each capture "
-                        "envelope whole with its recorded ID")
+    command
+        ->add_option("--payload-ids", options.payload_ids,
+                     "new: re-batch with new payload IDs; preserve: re-send each capture "
+                     "envelope whole with its recorded ID")
         ->check(CLI::IsMember({"new", "preserve"}));
     auto* rate = command->add_option("--rate", options.rate, "Send at most N events per second")
                      ->check(CLI::PositiveNumber);
-    command->add_option("--speed", options.speed,
-                        "Replay at X times the recorded pace of capture timestamps")
+    command
+        ->add_option("--speed", options.speed,
+                     "Replay at X times the recorded pace of capture timestamps")
         ->check(CLI::PositiveNumber)
         ->excludes(rate);
-    command->add_flag("--dry-run", options.dry_run,
-                      "Print the payloads that would be sent, with headers, to stdout; send nothing");
+    command->add_flag(
+        "--dry-run", options.dry_run,
+        "Print the payloads that would be sent, with headers, to stdout; send nothing");
     command->add_flag("--strict", options.strict, "Stop at the first malformed line or element");
     command->add_flag("--progress", options.progress,
                       "Draw a progress line on stderr (default: when stderr is a terminal)");
     command->add_flag("--no-progress", options.no_progress, "Never draw the progress line");
-    command->add_option("--shutdown-timeout", options.shutdown_timeout,
-                        "On SIGINT/SIGTERM, how long to wait for deliveries in flight (default 10s)");
+    command->add_option(
+        "--shutdown-timeout", options.shutdown_timeout,
+        "On SIGINT/SIGTERM, how long to wait for deliveries in flight (default 10s)");
     add_upstream_options(*command, options.upstream);
     add_batch_options(*command, options.batch, k_default_replay_max_pending);
 }
@@ -143,8 +149,8 @@ int run_replay(const ReplayOptions& options) {
     Sender* sender = nullptr;
     DryRunPrinter* printer = nullptr;
     if (options.dry_run) {
-        UpstreamRequestOptions request_options{settings.sender.events_uri, settings.sender.user_agent,
-                                               settings.sender.gzip};
+        UpstreamRequestOptions request_options{settings.sender.events_uri,
+                                               settings.sender.user_agent, settings.sender.gzip};
         auto owned = std::make_unique<DryRunPrinter>(stdout, environments, request_options);
         printer = owned.get();
         sink = std::move(owned);
@@ -217,12 +223,13 @@ int run_replay(const ReplayOptions& options) {
     const auto totals = counters.totals();
     const auto elapsed = std::chrono::steady_clock::now() - started;
     if (printer != nullptr) {
-        std::fprintf(stderr,
-                     "replay (dry run): %llu events read, %llu payloads printed, %llu malformed, %s\n",
-                     static_cast<unsigned long long>(stats.events_read.load()),
-                     static_cast<unsigned long long>(printer->payloads()),
-                     static_cast<unsigned long long>(stats.malformed.load()),
-                     format_elapsed(elapsed).c_str());
+        std::fprintf(
+            stderr,
+            "replay (dry run): %llu events read, %llu payloads printed, %llu malformed, %s\n",
+            static_cast<unsigned long long>(stats.events_read.load()),
+            static_cast<unsigned long long>(printer->payloads()),
+            static_cast<unsigned long long>(stats.malformed.load()),
+            format_elapsed(elapsed).c_str());
     } else {
         std::fprintf(stderr,
                      "replay: %llu events read, %llu sent, %llu dropped, %llu malformed, %llu "
@@ -232,7 +239,8 @@ int run_replay(const ReplayOptions& options) {
                      static_cast<unsigned long long>(totals.dropped),
                      static_cast<unsigned long long>(stats.malformed.load()),
                      static_cast<unsigned long long>(totals.payloads),
-                     static_cast<unsigned long long>(totals.retries), format_elapsed(elapsed).c_str());
+                     static_cast<unsigned long long>(totals.retries),
+                     format_elapsed(elapsed).c_str());
     }
 
     // One decision at the end (STYLE §4), most actionable first.
@@ -242,9 +250,11 @@ int run_replay(const ReplayOptions& options) {
         return exit_status::config;
     }
     if (!read_result) {
-        return read_result.error().kind == ErrorKind::io ? exit_status::no_input : exit_status::data_error;
+        return read_result.error().kind == ErrorKind::io ? exit_status::no_input
+                                                         : exit_status::data_error;
     }
-    const auto too_large = totals.dropped_by_reason[static_cast<std::size_t>(DropReason::too_large)];
+    const auto too_large =
+        totals.dropped_by_reason[static_cast<std::size_t>(DropReason::too_large)];
     if (totals.dropped > too_large) {
         return exit_status::temp_fail;
     }

@@ -16,12 +16,12 @@ namespace evrelay {
 
 // Why an event was not delivered. Every drop is counted by reason (SPEC §2, §3).
 enum class DropReason {
-    queue_full,         // --max-pending exceeded and no spool
-    rejected,           // upstream 401/403/other 4xx: credential unusable
-    too_large,          // a single event still answered 413
-    retries_exhausted,  // recoverable failures until the last attempt
-    shutdown,           // still undelivered when --shutdown-timeout ran out
-    count_              // number of reasons
+    queue_full,        // --max-pending exceeded and no spool
+    rejected,          // upstream 401/403/other 4xx: credential unusable
+    too_large,         // a single event still answered 413
+    retries_exhausted, // recoverable failures until the last attempt
+    shutdown,          // still undelivered when --shutdown-timeout ran out
+    count_             // number of reasons
 };
 std::string_view to_string(DropReason reason);
 
@@ -30,7 +30,8 @@ std::string_view to_string(DropReason reason);
 struct DeliveryCounters {
     std::atomic<std::uint64_t> events_received{0};
     std::atomic<std::uint64_t> events_forwarded{0};
-    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(DropReason::count_)> events_dropped{};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(DropReason::count_)>
+        events_dropped{};
     std::atomic<std::uint64_t> payloads_sent{0};
     std::atomic<std::uint64_t> payloads_failed{0};
     std::atomic<std::uint64_t> retries{0};
@@ -38,7 +39,8 @@ struct DeliveryCounters {
     std::atomic<std::uint64_t> diagnostics_forwarded{0};
 
     void drop(DropReason reason, std::uint64_t events) {
-        events_dropped[static_cast<std::size_t>(reason)].fetch_add(events, std::memory_order_relaxed);
+        events_dropped[static_cast<std::size_t>(reason)].fetch_add(events,
+                                                                   std::memory_order_relaxed);
     }
     std::uint64_t dropped_total() const;
     // Analytics events plus diagnostic events delivered: what a report calls "forwarded", so that

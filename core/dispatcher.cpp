@@ -28,8 +28,9 @@ PublishResult Dispatcher::publish(const std::string& env_name, SdkKind sdk,
     return publisher_for(env_name, sdk).publish(metadata, events);
 }
 
-void Dispatcher::forward_diagnostic(const std::string& env_name, SdkKind sdk, std::string body,
-                                    std::vector<std::pair<std::string, std::string>> passthrough_headers) {
+void Dispatcher::forward_diagnostic(
+    const std::string& env_name, SdkKind sdk, std::string body,
+    std::vector<std::pair<std::string, std::string>> passthrough_headers) {
     Payload payload;
     payload.env_name = env_name;
     payload.sdk = sdk;

@@ -31,8 +31,9 @@ class Dispatcher {
 
     // Forwards one diagnostic event unchanged. `passthrough_headers` are the inbound headers to
     // repeat upstream (empty for replayed diagnostics: the sender then uses its own).
-    void forward_diagnostic(const std::string& env_name, SdkKind sdk, std::string body,
-                            std::vector<std::pair<std::string, std::string>> passthrough_headers = {});
+    void
+    forward_diagnostic(const std::string& env_name, SdkKind sdk, std::string body,
+                       std::vector<std::pair<std::string, std::string>> passthrough_headers = {});
 
     // Sends a payload as it is (replay --payload-ids preserve, spool): no re-batching.
     void forward_payload(Payload payload);

@@ -14,8 +14,8 @@ void DryRunPrinter::submit(Payload payload) {
     std::string text;
     text.reserve(payload.body.size() + 512);
     const auto environment = m_environments.find_by_name(payload.env_name);
-    const auto request = environment ? describe_upstream_request(payload, *environment, m_options)
-                                     : std::nullopt;
+    const auto request =
+        environment ? describe_upstream_request(payload, *environment, m_options) : std::nullopt;
     bool missing_credential = false;
     if (request) {
         text += "POST ";

@@ -37,7 +37,8 @@ class EnvironmentTable {
     void replace(std::vector<Environment> environments);
     std::optional<Environment> find_by_name(std::string_view name) const;
     // Constant-time comparison against every configured credential of that kind.
-    std::optional<Environment> find_by_credential(CredentialKind kind, std::string_view value) const;
+    std::optional<Environment> find_by_credential(CredentialKind kind,
+                                                  std::string_view value) const;
     std::vector<Environment> all() const;
     // Bumped by every replace(); lets the sender notice that credentials may have changed.
     std::uint64_t generation() const;

@@ -50,8 +50,9 @@ Result<ResolvedEnvironments> resolve_environments(const RelayConfig& config,
         return resolved;
     }
     if (flags.any_credential()) {
-        auto it = std::find_if(resolved.environments.begin(), resolved.environments.end(),
-                               [](const Environment& e) { return e.name == k_flag_environment_name; });
+        auto it =
+            std::find_if(resolved.environments.begin(), resolved.environments.end(),
+                         [](const Environment& e) { return e.name == k_flag_environment_name; });
         if (it == resolved.environments.end()) {
             Environment environment;
             environment.name = k_flag_environment_name;

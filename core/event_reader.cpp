@@ -590,7 +590,8 @@ struct EventReader::Impl {
         ondemand::value events_value;
         std::string_view events_json;
         const char* const key = record.kind == DataKind::analytics ? "events" : "event";
-        if (envelope_parser.iterate(line.text.data(), line.text.size(), line.text.size() + k_padding)
+        if (envelope_parser
+                .iterate(line.text.data(), line.text.size(), line.text.size() + k_padding)
                 .get(doc) ||
             doc.find_field_unordered(key).get(events_value)) {
             return std::string("cannot locate \"") + key + "\"";
@@ -624,7 +625,8 @@ struct EventReader::Impl {
             while (*close != ']') {
                 ++close;
             }
-            events_json = std::string_view(token.data(), static_cast<std::size_t>(close + 1 - token.data()));
+            events_json =
+                std::string_view(token.data(), static_cast<std::size_t>(close + 1 - token.data()));
         } else {
             ondemand::object object;
             if (events_value.get_object().get(object) || object.raw_json().get(events_json)) {

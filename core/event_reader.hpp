@@ -21,7 +21,8 @@ enum class InputFormat {
     ndjson,  // one event object per line
 };
 std::string_view to_string(InputFormat format);
-std::optional<InputFormat> parse_input_format(std::string_view text); // "capture", "array", "ndjson"
+std::optional<InputFormat>
+parse_input_format(std::string_view text); // "capture", "array", "ndjson"
 
 // Detects the format from the first bytes of the decoded input: '[' → array; a first line that
 // is an object with "v" and "events"/"event" members → capture; any other '{' → ndjson.

@@ -410,8 +410,8 @@ bool EventSplitter::split_array(std::string_view json, std::size_t padded_capaci
         return false;
     }
     if (root.type() != simdjson::dom::element_type::ARRAY) {
-        error = JsonError{first_non_space(json),
-                          "expected a JSON array of event objects, got " + json_type_name(root.type())};
+        error = JsonError{first_non_space(json), "expected a JSON array of event objects, got " +
+                                                     json_type_name(root.type())};
         return false;
     }
     const std::size_t capacity = buffer == json.data() ? padded_capacity : m_impl->padded_size;

@@ -17,7 +17,8 @@ Pacer Pacer::recorded_speed(double factor) {
 }
 
 Pacer::Clock::time_point
-Pacer::release_time(std::uint64_t events, std::optional<std::chrono::system_clock::time_point> recorded,
+Pacer::release_time(std::uint64_t events,
+                    std::optional<std::chrono::system_clock::time_point> recorded,
                     Clock::time_point now) {
     if (!m_start) {
         m_start = now;
@@ -30,8 +31,8 @@ Pacer::release_time(std::uint64_t events, std::optional<std::chrono::system_cloc
         // so the average never exceeds the rate however the input is grouped.
         const double seconds = static_cast<double>(m_events_released) / m_value;
         m_events_released += events;
-        return *m_start + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(seconds));
+        return *m_start +
+               std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     }
     case Mode::speed: {
         if (!recorded) {

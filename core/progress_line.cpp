@@ -42,7 +42,8 @@ std::string format_progress_line(const ProgressSnapshot& s) {
     if (s.bytes_total > 0) {
         char percent[16];
         std::snprintf(percent, sizeof percent, " (%.0f%%)",
-                      100.0 * static_cast<double>(s.bytes_read) / static_cast<double>(s.bytes_total));
+                      100.0 * static_cast<double>(s.bytes_read) /
+                          static_cast<double>(s.bytes_total));
         line += " of " + util::format_byte_size(s.bytes_total) + percent;
     }
     line += ", " + format_count(static_cast<double>(s.events)) + " events read, " +

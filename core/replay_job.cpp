@@ -56,7 +56,8 @@ Result<void> ReplayJob::run_input(const std::string& path, ReplayReadStats& stat
     // With --rate, small items keep the pace smooth: about a tenth of a second of events each.
     std::size_t per_item = m_options.max_events_per_item;
     if (m_options.rate) {
-        per_item = std::clamp<std::size_t>(static_cast<std::size_t>(*m_options.rate / 10), 1, per_item);
+        per_item =
+            std::clamp<std::size_t>(static_cast<std::size_t>(*m_options.rate / 10), 1, per_item);
     }
     EventReader reader(**input, m_options.format, per_item);
     InputItem item;
@@ -88,7 +89,8 @@ Result<void> ReplayJob::run_input(const std::string& path, ReplayReadStats& stat
             m_pacer = Pacer::unlimited();
         }
         const auto recorded = item.envelope ? std::optional(item.envelope->received) : std::nullopt;
-        const auto release = m_pacer.release_time(item.events.size(), recorded, Pacer::Clock::now());
+        const auto release =
+            m_pacer.release_time(item.events.size(), recorded, Pacer::Clock::now());
         if (release > Pacer::Clock::now()) {
             std::this_thread::sleep_until(release);
         }

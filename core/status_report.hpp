@@ -25,7 +25,6 @@ struct RuntimeStatus {
 // lock on the publishers; it is what /status and evrelay_queue_events report per queue.
 std::uint64_t pending_events(const DeliveryCounters& counters);
 
-
 // GET /status (SPEC §4): {"version","environments":[{name, sdkKey, mobileKey, envId}] with keys
 // masked, "queues":[{env, sdk, pending}], "counters":{…}, "rejectedPosts":{status: n},
 // "upstream":{"state", "inFlightBytes", "pendingPayloads", "failures":{status: n}}}.

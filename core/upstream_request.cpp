@@ -41,7 +41,8 @@ std::optional<UpstreamRequest> describe_upstream_request(const Payload& payload,
     UpstreamRequest request;
     // js payloads are addressed by the client-side ID in the path and carry no Authorization.
     const std::string_view env_id = payload.sdk == SdkKind::js ? std::string_view(credential) : "";
-    request.url = upstream_url(options.events_uri, upstream_path(payload.sdk, payload.data, env_id));
+    request.url =
+        upstream_url(options.events_uri, upstream_path(payload.sdk, payload.data, env_id));
 
     auto& headers = request.headers;
     if (payload.data == DataKind::diagnostic && !payload.passthrough_headers.empty()) {

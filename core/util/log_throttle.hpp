@@ -18,7 +18,8 @@ class LogThrottle {
     bool allow(std::uint64_t& suppressed) {
         const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
         auto last = m_last.load(std::memory_order_relaxed);
-        const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(m_interval).count();
+        const auto interval =
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(m_interval).count();
         if (last != 0 && now - last < interval) {
             m_suppressed.fetch_add(1, std::memory_order_relaxed);
             return false;

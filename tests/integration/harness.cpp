@@ -17,8 +17,8 @@ RunResult run_evrelay(const std::vector<std::string>& args, std::optional<std::s
     options.stdin_data = std::move(stdin_data);
     options.env = std::move(env);
     // The tests choose every setting; nothing from the developer's shell may leak in.
-    options.unset_env = {"EVENTS_HOST", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
-                         "ALL_PROXY", "USE_EVENTS"};
+    options.unset_env = {"EVENTS_HOST", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+                         "http_proxy",  "ALL_PROXY",   "USE_EVENTS"};
     return run_process(std::move(options), timeout);
 }
 
@@ -48,22 +48,29 @@ std::vector<std::string> make_events(std::size_t count, std::size_t first_seq) {
         const std::string key = "user-" + std::to_string(seq % 97);
         switch (seq % 4) {
         case 0:
-            events.push_back(R"({"kind":"feature","creationDate":1795736414669,"context":{"kind":"user","key":")" +
-                             key + R"(","name":"User é"},"key":"harness-bool-tracked","value":true,"default":false,"variation":0,"version":11,"seq":)" +
-                             std::to_string(seq) + "}");
+            events.push_back(
+                R"({"kind":"feature","creationDate":1795736414669,"context":{"kind":"user","key":")" +
+                key +
+                R"(","name":"User é"},"key":"harness-bool-tracked","value":true,"default":false,"variation":0,"version":11,"seq":)" +
+                std::to_string(seq) + "}");
             break;
         case 1:
-            events.push_back(R"({"kind":"custom","creationDate":1795736414670,"key":"harness-metric-0","context":{"kind":"user","key":")" +
-                             key + R"("},"data":{"i":0,"note":"metric+data"},"metricValue":1.5,"seq":)" +
-                             std::to_string(seq) + "}");
+            events.push_back(
+                R"({"kind":"custom","creationDate":1795736414670,"key":"harness-metric-0","context":{"kind":"user","key":")" +
+                key + R"("},"data":{"i":0,"note":"metric+data"},"metricValue":1.5,"seq":)" +
+                std::to_string(seq) + "}");
             break;
         case 2:
-            events.push_back(R"({"kind":"index","creationDate":1795736414671,"context":{"kind":"multi","user":{"key":")" +
-                             key + R"("},"device":{"os":"linux","key":"d1"}},"seq":)" + std::to_string(seq) + "}");
+            events.push_back(
+                R"({"kind":"index","creationDate":1795736414671,"context":{"kind":"multi","user":{"key":")" +
+                key + R"("},"device":{"os":"linux","key":"d1"}},"seq":)" + std::to_string(seq) +
+                "}");
             break;
         default:
-            events.push_back(R"({"kind":"identify","creationDate":1795736414672,"context":{"kind":"org","key":")" +
-                             key + R"(","_meta":{"redactedAttributes":["tier"]}},"seq":)" + std::to_string(seq) + "}");
+            events.push_back(
+                R"({"kind":"identify","creationDate":1795736414672,"context":{"kind":"org","key":")" +
+                key + R"(","_meta":{"redactedAttributes":["tier"]}},"seq":)" + std::to_string(seq) +
+                "}");
             break;
         }
     }

@@ -40,7 +40,8 @@ TEST_CASE("replay drops a single event that is still too large", "[replay]") {
     RecordingUpstream upstream;
     upstream.set_max_body_bytes(150);
     ScratchDir dir;
-    const std::string big = R"({"kind":"custom","key":"big","data":")" + std::string(400, 'x') + R"("})";
+    const std::string big =
+        R"({"kind":"custom","key":"big","data":")" + std::string(400, 'x') + R"("})";
     const std::string small = R"({"kind":"custom","key":"s"})";
     const auto input = dir.write("events.ndjson", small + "\n" + big + "\n" + small + "\n");
     const auto result = run_evrelay({"replay", "--sdk-key", "sdk-integration-0001", "--events-uri",

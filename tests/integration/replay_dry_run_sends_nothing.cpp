@@ -10,9 +10,9 @@ TEST_CASE("replay --dry-run prints and sends nothing", "[replay]") {
     ScratchDir dir;
     const auto events = make_events(30);
     const auto input = dir.write("events.ndjson", as_ndjson(events));
-    const auto result = run_evrelay({"replay", "--dry-run", "--sdk-key", "sdk-dry-run-key-4242",
-                                     "--events-uri", upstream.url(), "--batch-size", "10",
-                                     input.string()});
+    const auto result =
+        run_evrelay({"replay", "--dry-run", "--sdk-key", "sdk-dry-run-key-4242", "--events-uri",
+                     upstream.url(), "--batch-size", "10", input.string()});
     INFO(result.err);
     CHECK(result.status == 0);
     CHECK(upstream.request_count() == 0);

@@ -12,13 +12,14 @@ TEST_CASE("replay --payload-ids preserve keeps recorded IDs", "[replay]") {
     const auto second = make_events(2, 10);
     const std::string id1 = "11111111-2222-4333-8444-555555555555";
     const std::string id2 = "66666666-7777-4888-9999-aaaaaaaaaaaa";
-    const auto input = dir.write("capture.ndjson",
-                                 capture_line("production", "server", 4, "", first, id1) +
-                                     capture_line("production", "server", 4, "", second, id2));
+    const auto input =
+        dir.write("capture.ndjson", capture_line("production", "server", 4, "", first, id1) +
+                                        capture_line("production", "server", 4, "", second, id2));
 
     SECTION("preserve") {
-        const auto result = run_evrelay({"replay", "--sdk-key", "sdk-integration-0001", "--events-uri",
-                                         upstream.url(), "--payload-ids", "preserve", input.string()});
+        const auto result =
+            run_evrelay({"replay", "--sdk-key", "sdk-integration-0001", "--events-uri",
+                         upstream.url(), "--payload-ids", "preserve", input.string()});
         INFO(result.err);
         CHECK(result.status == 0);
         auto requests = upstream.requests();
@@ -31,8 +32,8 @@ TEST_CASE("replay --payload-ids preserve keeps recorded IDs", "[replay]") {
         CHECK(by_id[id2] == second);
     }
     SECTION("new (default) re-batches with a new ID") {
-        const auto result = run_evrelay({"replay", "--sdk-key", "sdk-integration-0001", "--events-uri",
-                                         upstream.url(), input.string()});
+        const auto result = run_evrelay({"replay", "--sdk-key", "sdk-integration-0001",
+                                         "--events-uri", upstream.url(), input.string()});
         INFO(result.err);
         CHECK(result.status == 0);
         const auto requests = upstream.requests();

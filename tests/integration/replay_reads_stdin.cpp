@@ -12,8 +12,9 @@ TEST_CASE("replay reads events from stdin", "[replay]") {
     const auto events = make_events(50);
 
     SECTION("plain NDJSON, no file argument") {
-        const auto result = run_evrelay({"replay", "--sdk-key", "sdk-integration-0001",
-                                         "--events-uri", upstream.url()}, as_ndjson(events));
+        const auto result = run_evrelay(
+            {"replay", "--sdk-key", "sdk-integration-0001", "--events-uri", upstream.url()},
+            as_ndjson(events));
         INFO(result.err);
         CHECK(result.status == 0);
         CHECK(all_events(upstream.requests()) == events);
@@ -22,8 +23,9 @@ TEST_CASE("replay reads events from stdin", "[replay]") {
         evrelay::util::GzipCompressor compressor(6);
         std::string compressed;
         compressor.compress(as_array(events), compressed);
-        const auto result = run_evrelay({"replay", "--sdk-key", "sdk-integration-0001",
-                                         "--events-uri", upstream.url(), "-"}, compressed);
+        const auto result = run_evrelay(
+            {"replay", "--sdk-key", "sdk-integration-0001", "--events-uri", upstream.url(), "-"},
+            compressed);
         INFO(result.err);
         CHECK(result.status == 0);
         CHECK(all_events(upstream.requests()) == events);

@@ -10,8 +10,8 @@ TEST_CASE("replay forwards real SDK payloads unchanged", "[replay]") {
     ScratchDir dir;
     std::vector<std::string> expected;
     std::string input_text;
-    for (const auto* fixture : {"v9-analytics-tags.ndjson", "v9-analytics-gzip.ndjson",
-                                "legacy-analytics.ndjson"}) {
+    for (const auto* fixture :
+         {"v9-analytics-tags.ndjson", "v9-analytics-gzip.ndjson", "legacy-analytics.ndjson"}) {
         for (const auto& body : fixture_bodies(fixture, "/bulk")) {
             if (body.front() != '[') {
                 continue;
@@ -30,13 +30,15 @@ TEST_CASE("replay forwards real SDK payloads unchanged", "[replay]") {
     CHECK(all_events(upstream.requests()) == expected);
 }
 
-TEST_CASE("replay forwards a captured diagnostic event unchanged to the diagnostic path", "[replay]") {
+TEST_CASE("replay forwards a captured diagnostic event unchanged to the diagnostic path",
+          "[replay]") {
     RecordingUpstream upstream;
     ScratchDir dir;
     const auto bodies = fixture_bodies("v9-diagnostic.ndjson", "/diagnostic");
     REQUIRE(!bodies.empty());
-    const std::string line = R"({"v":1,"received":"2026-11-26T23:19:43.123Z","env":"production","sdk":"server","kind":"diagnostic","event":)" +
-                             bodies[0] + "}\n";
+    const std::string line =
+        R"({"v":1,"received":"2026-11-26T23:19:43.123Z","env":"production","sdk":"server","kind":"diagnostic","event":)" +
+        bodies[0] + "}\n";
     const auto input = dir.write("capture.ndjson", line);
     const auto result = run_evrelay({"replay", "--sdk-key", "sdk-fixture-key-0123", "--events-uri",
                                      upstream.url(), "--no-gzip", input.string()});

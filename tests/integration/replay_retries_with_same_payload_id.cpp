@@ -20,7 +20,8 @@ TEST_CASE("replay retries 503 once with the same payload ID", "[replay]") {
     REQUIRE(requests.size() == 2);
     CHECK(requests[0].status == 503);
     CHECK(requests[1].status == 202);
-    CHECK(requests[0].header("x-launchdarkly-payload-id") == requests[1].header("x-launchdarkly-payload-id"));
+    CHECK(requests[0].header("x-launchdarkly-payload-id") ==
+          requests[1].header("x-launchdarkly-payload-id"));
     CHECK(requests[0].raw_body == requests[1].raw_body);
     CHECK(requests[1].received - requests[0].received >= std::chrono::milliseconds(190));
     CHECK(events_of(requests[1].body) == events);
@@ -33,9 +34,9 @@ TEST_CASE("replay drops after the last retry and exits 75", "[replay]") {
     ScratchDir dir;
     const auto input = dir.write("events.ndjson", as_ndjson(make_events(7)));
 
-    const auto result = run_evrelay({"replay", "--sdk-key", "sdk-integration-0001", "--events-uri",
-                                     upstream.url(), "--retry-delay", "50ms", "--retries", "2",
-                                     input.string()});
+    const auto result =
+        run_evrelay({"replay", "--sdk-key", "sdk-integration-0001", "--events-uri", upstream.url(),
+                     "--retry-delay", "50ms", "--retries", "2", input.string()});
     INFO(result.err);
     CHECK(result.status == 75);
     CHECK(upstream.request_count() == 3);

@@ -14,9 +14,9 @@ TEST_CASE("replay sends every protocol header", "[replay]") {
     const auto input = dir.write("body.json", as_array(events));
 
     SECTION("server, gzip on by default") {
-        const auto result = run_evrelay({"replay", "--sdk-key", "sdk-headers-key-9876", "--events-uri",
-                                         upstream.url() + "/", "--tags",
-                                         "application-id/web application-version/1.2", input.string()});
+        const auto result = run_evrelay(
+            {"replay", "--sdk-key", "sdk-headers-key-9876", "--events-uri", upstream.url() + "/",
+             "--tags", "application-id/web application-version/1.2", input.string()});
         INFO(result.err);
         REQUIRE(result.status == 0);
         const auto requests = upstream.requests();
@@ -29,14 +29,16 @@ TEST_CASE("replay sends every protocol header", "[replay]") {
         CHECK(request.header("user-agent") == std::string("evrelay/") + EVRELAY_VERSION);
         CHECK(request.header("x-launchdarkly-event-schema") == "4");
         CHECK(evrelay::util::is_uuid(request.header("x-launchdarkly-payload-id")));
-        CHECK(request.header("x-launchdarkly-tags") == "application-id/web application-version/1.2");
+        CHECK(request.header("x-launchdarkly-tags") ==
+              "application-id/web application-version/1.2");
         CHECK(request.header("content-encoding") == "gzip");
         CHECK(request.raw_body != request.body);
         CHECK(events_of(request.body) == events);
     }
     SECTION("--no-gzip, no tags, schema 3") {
-        const auto result = run_evrelay({"replay", "--sdk-key", "sdk-headers-key-9876", "--events-uri",
-                                         upstream.url(), "--no-gzip", "--schema", "3", input.string()});
+        const auto result =
+            run_evrelay({"replay", "--sdk-key", "sdk-headers-key-9876", "--events-uri",
+                         upstream.url(), "--no-gzip", "--schema", "3", input.string()});
         INFO(result.err);
         REQUIRE(result.status == 0);
         const auto requests = upstream.requests();

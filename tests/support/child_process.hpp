@@ -23,8 +23,9 @@ class ChildProcess {
                                                   // looked up in PATH)
         std::optional<std::string> stdin_data{};  // written then closed; none = /dev/null
         std::map<std::string, std::string> env{}; // added to (or replacing in) the environment
-        std::vector<std::string> unset_env{};     // removed from the environment before `env` is applied
-        std::string working_dir{};                // empty = the current directory
+        std::vector<std::string>
+            unset_env{};           // removed from the environment before `env` is applied
+        std::string working_dir{}; // empty = the current directory
     };
 
     explicit ChildProcess(Options options); // starts the process

@@ -111,7 +111,8 @@ TEST_CASE("Dispatcher unblocks a waiting publish starved by another publisher's 
     Dispatcher dispatcher(options, sink, budget, counters);
 
     // "staging" fills the budget and, with no flush timer, would hold it forever.
-    dispatcher.publish("staging", SdkKind::server, {4, ""}, std::vector<std::string_view>(9, event));
+    dispatcher.publish("staging", SdkKind::server, {4, ""},
+                       std::vector<std::string_view>(9, event));
     REQUIRE(sink.m_events == 0);
 
     auto publish = std::async(std::launch::async, [&] {

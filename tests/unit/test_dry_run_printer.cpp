@@ -49,7 +49,8 @@ TEST_CASE("DryRunPrinter::submit", "[dry-run]") {
     CHECK_THAT(text, Catch::Contains("Authorization: sdk-****1234\n"));
     CHECK_THAT(text, !Catch::Contains("secret"));
     CHECK_THAT(text, Catch::Contains("Content-Encoding: gzip\n"));
-    CHECK_THAT(text, Catch::EndsWith("# 1 events, 19 bytes uncompressed\n\n[{\"kind\":\"custom\"}]\n\n"));
+    CHECK_THAT(text,
+               Catch::EndsWith("# 1 events, 19 bytes uncompressed\n\n[{\"kind\":\"custom\"}]\n\n"));
     CHECK(printer.payloads() == 1);
     CHECK(printer.events() == 1);
 
@@ -59,7 +60,8 @@ TEST_CASE("DryRunPrinter::submit", "[dry-run]") {
         mobile.sdk = SdkKind::mobile;
         mobile.body = "[]";
         printer.submit(std::move(mobile));
-        CHECK_THAT(out.text(), Catch::Contains("# not sendable: environment \"default\" has no mobile key"));
+        CHECK_THAT(out.text(),
+                   Catch::Contains("# not sendable: environment \"default\" has no mobile key"));
         CHECK(printer.without_credential() == 1);
     }
 }

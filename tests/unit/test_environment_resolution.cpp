@@ -57,7 +57,7 @@ TEST_CASE("resolve_environments", "[config]") {
         auto resolved = resolve_environments(two_environments(), flags);
         REQUIRE_FALSE(resolved);
         CHECK(resolved.error().kind == ErrorKind::config);
-        CHECK_THAT(resolved.error().message, Catch::Contains("\"prod\"") &&
-                                                 Catch::Contains("\"production\", \"staging\""));
+        CHECK_THAT(resolved.error().message,
+                   Catch::Contains("\"prod\"") && Catch::Contains("\"production\", \"staging\""));
     }
 }

@@ -40,7 +40,8 @@ TEST_CASE("MemoryBudget::acquire waits for a release", "[publisher][core]") {
     CHECK(budget.used() == 50);
 }
 
-TEST_CASE("MemoryBudget::acquire grants an oversized request when nothing is held", "[publisher][core]") {
+TEST_CASE("MemoryBudget::acquire grants an oversized request when nothing is held",
+          "[publisher][core]") {
     MemoryBudget budget(100);
     budget.acquire(10);
     auto waiter = std::async(std::launch::async, [&] { budget.acquire(250); });

@@ -6,8 +6,8 @@
 #include "core/payload.hpp"
 #include "core/sender.hpp"
 #include "core/sender_split.hpp"
-#include "core/util/json_scan.hpp"
 #include "core/util/gzip.hpp"
+#include "core/util/json_scan.hpp"
 #include "core/util/uuid.hpp"
 
 #include <catch2/catch.hpp>

@@ -72,7 +72,8 @@ TEST_CASE("describe_upstream_request", "[sender]") {
         CHECK(header_map(*plain).count("X-LaunchDarkly-Payload-ID") == 0);
         CHECK(header_map(*plain).count("X-LaunchDarkly-Event-Schema") == 0);
 
-        payload.passthrough_headers = {{"Authorization", "sdk-key-1"}, {"User-Agent", "NodeJSClient/9.13.7"}};
+        payload.passthrough_headers = {{"Authorization", "sdk-key-1"},
+                                       {"User-Agent", "NodeJSClient/9.13.7"}};
         options.gzip = false;
         auto passed = describe_upstream_request(payload, environment(), options);
         REQUIRE(passed);

@@ -7,18 +7,18 @@ using namespace evrelay::util;
 TEST_CASE("util::skip_json_string", "[util]") {
     CHECK(skip_json_string(R"("abc",1)", 0) == 5);
     CHECK(skip_json_string(R"("a\"b",1)", 0) == 6);
-    CHECK(skip_json_string(R"("a\\",1)", 0) == 5);      // escaped backslash, then the quote
-    CHECK(skip_json_string(R"("a\\\"b",1)", 0) == 8);   // \\ then \" inside
+    CHECK(skip_json_string(R"("a\\",1)", 0) == 5);    // escaped backslash, then the quote
+    CHECK(skip_json_string(R"("a\\\"b",1)", 0) == 8); // \\ then \" inside
     CHECK(skip_json_string(R"("unterminated)", 0) == 13);
 }
 
 TEST_CASE("util::array_element_spans", "[util]") {
     std::vector<std::string_view> out;
     SECTION("objects with nested strings, brackets and escapes") {
-        const std::string json =
-            R"( [ {"a":"x,]}","b":[1,{"c":2}]} ,{"k":"q\"}"} , {} ] )";
+        const std::string json = R"( [ {"a":"x,]}","b":[1,{"c":2}]} ,{"k":"q\"}"} , {} ] )";
         REQUIRE(array_element_spans(json, out));
-        CHECK(out == std::vector<std::string_view>{R"({"a":"x,]}","b":[1,{"c":2}]})", R"({"k":"q\"}"})", "{}"});
+        CHECK(out == std::vector<std::string_view>{R"({"a":"x,]}","b":[1,{"c":2}]})",
+                                                   R"({"k":"q\"}"})", "{}"});
     }
     SECTION("scalars and an empty array") {
         REQUIRE(array_element_spans("[1, true ,\"s\",null]", out));
