@@ -29,7 +29,8 @@ build: deps $(BUILD_DIR)/build.ninja
 # The main job on a bundled sample: replay a captured file in --dry-run (prints the payloads it
 # would send, with their headers; sends nothing).
 run: build
-	$(BUILD_DIR)/evrelay replay --dry-run --sdk-key sdk-example-0000-1111 examples/sample-capture.ndjson
+	$(BUILD_DIR)/evrelay replay --dry-run --sdk-key sdk-example-0000-1111 --env-id 5e00example0000000001 \
+		examples/sample-capture.ndjson
 
 # Everything: unit and integration tests, then the unit tests again under ASan + UBSan.
 test: build
