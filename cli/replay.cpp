@@ -220,6 +220,8 @@ int run_replay(const ReplayOptions& options) {
         spdlog::error("replay: {}", read_result.error().message);
     }
 
+    // The dry-run payloads (stdout) come before the summary (stderr) on a shared terminal.
+    std::fflush(stdout);
     const auto totals = counters.totals();
     const auto elapsed = std::chrono::steady_clock::now() - started;
     if (printer != nullptr) {
