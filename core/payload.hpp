@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,9 @@ struct Payload {
     // sender uses these instead of its own Authorization/User-Agent/Content-Type.
     std::vector<std::pair<std::string, std::string>> passthrough_headers;
     std::chrono::system_clock::time_point created = std::chrono::system_clock::now();
+    // Opaque tag of the payload's source, for the listener (a spool line being delivered); 0 for
+    // payloads cut from memory. The halves of a 413 split carry their whole's tag.
+    std::uint64_t origin = 0;
     BudgetLease lease; // bytes held against --max-pending until the payload is done with
 };
 

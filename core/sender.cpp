@@ -525,6 +525,7 @@ void Sender::Impl::on_too_large(JobPtr job, long status) {
         p.event_count = events;
         p.passthrough_headers = payload.passthrough_headers;
         p.created = payload.created;
+        p.origin = payload.origin;
         return half;
     };
     const std::size_t total_body = halves->first.size() + halves->second.size();
