@@ -3,6 +3,7 @@
 // that turns exceptions into exit statuses (SPEC §10).
 #include "common_options.hpp"
 #include "exit_status.hpp"
+#include "flush.hpp"
 #include "logging_setup.hpp"
 #include "replay.hpp"
 #include "serve.hpp"
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
     add_replay_command(app, replay_options);
     ServeOptions serve_options;
     add_serve_command(app, serve_options);
+    FlushOptions flush_options;
+    add_flush_command(app, flush_options);
 
     try {
         app.parse(argc, argv);
@@ -59,6 +62,8 @@ int main(int argc, char** argv) {
             status = run_replay(replay_options);
         } else if (app.got_subcommand("serve")) {
             status = run_serve(serve_options);
+        } else if (app.got_subcommand("flush")) {
+            status = run_flush(flush_options);
         }
         curl_global_cleanup();
         return status;

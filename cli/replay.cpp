@@ -1,6 +1,7 @@
 #include "replay.hpp"
 
 #include "exit_status.hpp"
+#include "progress_display.hpp"
 #include "signal_watcher.hpp"
 
 #include "core/counters.hpp"
@@ -27,55 +28,6 @@ namespace evrelay {
 namespace {
 
 constexpr const char* k_default_replay_max_pending = "64MiB";
-
-// Redraws the progress line on stderr until stopped; erases it at the end so that the summary
-// line stands alone.
-class ProgressDisplay {
-  public:
-    ProgressDisplay(const ReplayReadStats& stats, const CounterRegistry& counters)
-        : m_stats(stats), m_counters(counters), m_start(std::chrono::steady_clock::now()),
-          m_thread([this] { loop(); }) {}
-    ~ProgressDisplay() {
-        {
-            std::lock_guard lock(m_mutex);
-            m_stopping = true;
-        }
-        m_wake.notify_all();
-        m_thread.join();
-        std::fputs("\r\x1b[K", stderr);
-    }
-
-  private:
-    void loop() {
-        std::unique_lock lock(m_mutex);
-        while (
-            !m_wake.wait_for(lock, std::chrono::milliseconds(250), [this] { return m_stopping; })) {
-            ProgressSnapshot snapshot;
-            snapshot.bytes_read = m_stats.bytes_read.load();
-            snapshot.bytes_total = m_stats.bytes_total.load();
-            snapshot.events = m_stats.events_read.load();
-            snapshot.events_sent = m_counters.totals().forwarded;
-            snapshot.elapsed = std::chrono::steady_clock::now() - m_start;
-            const std::string line = "\r" + format_progress_line(snapshot) + "\x1b[K";
-            std::fputs(line.c_str(), stderr);
-            std::fflush(stderr);
-        }
-    }
-
-    const ReplayReadStats& m_stats;
-    const CounterRegistry& m_counters;
-    std::chrono::steady_clock::time_point m_start;
-    std::mutex m_mutex;
-    std::condition_variable m_wake;
-    bool m_stopping = false;
-    std::thread m_thread;
-};
-
-std::string format_elapsed(std::chrono::duration<double> elapsed) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.2fs", elapsed.count());
-    return text;
-}
 
 } // namespace
 
@@ -197,7 +149,16 @@ int run_replay(const ReplayOptions& options) {
             !options.no_progress && (options.progress || isatty(STDERR_FILENO) == 1);
         std::optional<ProgressDisplay> display;
         if (progress) {
-            display.emplace(stats, counters);
+            const auto started_at = std::chrono::steady_clock::now();
+            display.emplace([&stats, &counters, started_at] {
+                ProgressSnapshot snapshot;
+                snapshot.bytes_read = stats.bytes_read.load();
+                snapshot.bytes_total = stats.bytes_total.load();
+                snapshot.events = stats.events_read.load();
+                snapshot.events_sent = counters.totals().forwarded;
+                snapshot.elapsed = std::chrono::steady_clock::now() - started_at;
+                return snapshot;
+            });
         }
         read_result = job.run(stats);
         dispatcher.close_all();

@@ -9,6 +9,9 @@
 #include "core/inbound_handler.hpp"
 #include "core/sender.hpp"
 #include "core/server/http_server.hpp"
+#include "core/spool_drainer.hpp"
+#include "core/spool_writer.hpp"
+#include "core/spooling_listener.hpp"
 #include "core/status_report.hpp"
 #include "core/upstream_state.hpp"
 #include "core/util/byte_size.hpp"
@@ -85,8 +88,22 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
         ->add_option("--max-clients", options.max_clients,
                      "Inbound connections at once; more are closed at once (default 4096)")
         ->check(CLI::Range(1, 1'000'000));
-    command->add_option("--threads", options.threads, "Server threads (default: one per core)")
+    command
+        ->add_option("--threads", options.threads,
+                     "Server threads (default: one per core; 32 with --durable)")
         ->check(CLI::Range(0, 1024));
+    auto* spool = command->add_option(
+        "--spool", options.spool,
+        "Spool directory: payloads that cannot be delivered, and what is left at shutdown, are "
+        "kept there for `evrelay flush` (with --no-forward: every post)");
+    command
+        ->add_flag("--durable", options.durable,
+                   "Append every post to the spool and fsync before answering 202 (needs --spool)")
+        ->needs(spool);
+    command->add_option("--spool-segment-bytes", options.spool_segment_bytes,
+                        "Close a spool segment at this size (default 64MiB)");
+    command->add_option("--spool-segment-age", options.spool_segment_age,
+                        "Close a spool segment at this age (default 1m)");
     add_upstream_options(*command, options.upstream);
     add_batch_options(*command, options.batch, k_default_serve_max_pending);
     // [Events] capacity sets the batch size only when the flag does not.
@@ -148,18 +165,67 @@ int run_serve(const ServeOptions& options) {
         capture = std::move(*opened);
     }
 
+    // SPEC §7: the spool. A directory that cannot be created or written is a configuration
+    // error, found before the port opens.
+    std::optional<SpoolDirectory> spool_directory;
+    std::unique_ptr<SpoolWriter> spool_writer;
+    std::unique_ptr<SpoolDrainer> drainer;
+    const bool forwarding = !no_forward && !options.offline;
+    if (options.spool) {
+        auto opened = SpoolDirectory::open(*options.spool);
+        if (!opened) {
+            throw ConfigError(opened.error().message);
+        }
+        spool_directory = std::move(*opened);
+        SpoolWriterOptions writer_options;
+        writer_options.segment_bytes =
+            size_flag("--spool-segment-bytes", options.spool_segment_bytes);
+        writer_options.segment_age =
+            duration_flag("--spool-segment-age", options.spool_segment_age);
+        if (writer_options.segment_bytes == 0 ||
+            writer_options.segment_age <= std::chrono::milliseconds::zero()) {
+            throw CLI::ValidationError("--spool-segment-bytes/--spool-segment-age",
+                                       "must be greater than 0");
+        }
+        if (options.durable && forwarding) {
+            // Durable posts reach the upstream through the spool: a segment is delivered once
+            // closed, so close one at least every flush interval — events then arrive as soon
+            // as they would from memory.
+            writer_options.segment_age = std::min(writer_options.segment_age, flush_interval);
+        }
+        writer_options.durable = options.durable;
+        writer_options.on_segment_closed = [&drainer] {
+            if (drainer) {
+                drainer->wake();
+            }
+        };
+        spool_writer = std::make_unique<SpoolWriter>(*spool_directory, writer_options);
+    }
+
     EnvironmentTable environments(settings.environments.environments);
     CounterRegistry counters;
     MemoryBudget budget(max_pending);
     DeliveryLedger ledger(counters);
-    UpstreamStateTracker upstream_state(ledger);
+    SpoolingListener spooling(ledger, counters, spool_writer.get());
+    UpstreamStateTracker upstream_state(spooling);
     Sender sender(settings.sender, environments, upstream_state, counters);
-    Dispatcher dispatcher(publisher_options, sender, budget, counters);
+    Dispatcher dispatcher(publisher_options, sender, budget, counters,
+                          spool_writer ? &spooling : nullptr);
+    if (spool_directory && forwarding) {
+        SpoolDeliveryOptions delivery_options;
+        delivery_options.target.env_name = settings.environments.target;
+        delivery_options.max_events_per_payload = publisher_options.batch_size;
+        drainer = std::make_unique<SpoolDrainer>(*spool_directory, sender, spooling,
+                                                 delivery_options, flush_interval);
+    }
 
     InboundHandlerOptions handler_options;
     handler_options.max_body_bytes = max_body;
     handler_options.no_forward = no_forward;
     handler_options.offline = options.offline;
+    if (spool_writer && (no_forward || options.durable)) {
+        handler_options.spool_posts = spool_writer.get();
+    }
     handler_options.flush = [&dispatcher] { dispatcher.flush_all(); };
     handler_options.runtime_status = [&] {
         RuntimeStatus status;
@@ -182,6 +248,11 @@ int run_serve(const ServeOptions& options) {
     server_options.tls_cert_file = options.tls_cert.value_or("");
     server_options.tls_key_file = options.tls_key.value_or("");
     server_options.threads = options.threads;
+    if (options.durable && options.threads == 0) {
+        // A durable post holds its server thread until the group commit's fdatasync returns
+        // (milliseconds on a disk): more threads let more posts share one fsync.
+        server_options.threads = 32;
+    }
     HttpServer server(server_options, [&handler](HttpRequest&& request) {
         return handler.handle(std::move(request));
     });
@@ -193,6 +264,12 @@ int run_serve(const ServeOptions& options) {
     }
     spdlog::info("serve: listening on {}:{}{}", options.bind, *bound,
                  server_options.tls_cert_file.empty() ? "" : " (TLS)");
+    if (spool_directory) {
+        spdlog::info("serve: spool {}{}{}", spool_directory->root().string(),
+                     options.durable ? " (durable: every post is on disk before its 202)" : "",
+                     handler_options.spool_posts != nullptr ? "; every post is stored there"
+                                                            : "; for what cannot be delivered");
+    }
     spdlog::info("serve: {} environment(s); flush every {}; {}",
                  settings.environments.environments.size(), util::format_duration(flush_interval),
                  options.offline ? "offline (everything discarded)"
@@ -201,6 +278,10 @@ int run_serve(const ServeOptions& options) {
 
     // SPEC §3: every flush interval, each non-empty queue becomes one payload.
     server.every(flush_interval, [&dispatcher] { dispatcher.flush_all(); });
+    if (spool_writer) {
+        server.every(std::min<std::chrono::milliseconds>(std::chrono::seconds(1), flush_interval),
+                     [&spool_writer] { spool_writer->rotate_if_due(); });
+    }
 
     std::atomic<bool> stopping{false};
     std::chrono::steady_clock::time_point deadline{};
@@ -222,6 +303,9 @@ int run_serve(const ServeOptions& options) {
                 const std::size_t count = reloaded.environments.environments.size();
                 environments.replace(std::move(reloaded.environments.environments));
                 spdlog::info("serve: SIGHUP: configuration reloaded; {} environment(s)", count);
+                if (drainer) {
+                    drainer->wake(); // a new key may let spooled payloads through
+                }
             } catch (const std::exception& error) {
                 spdlog::error("serve: SIGHUP: {}; keeping the old configuration", error.what());
             }
@@ -245,18 +329,31 @@ int run_serve(const ServeOptions& options) {
     // can arrive after the queues are closed.
     // Close every publisher: their queues become payloads handed to the sender (SPEC §3).
     dispatcher.close_all();
-    // Give the sender what is left of --shutdown-timeout to deliver them.
-    const auto now = std::chrono::steady_clock::now();
-    const auto remaining =
-        stopping.load() && deadline > now
-            ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)
-            : (stopping.load() ? std::chrono::milliseconds::zero() : shutdown_timeout);
-    if (!sender.wait_idle(remaining)) {
-        spdlog::warn("serve: deliveries still pending after --shutdown-timeout ({})",
-                     util::format_duration(shutdown_timeout));
+    // Give the sender (and the spool's drainer) what is left of --shutdown-timeout.
+    const auto remaining_time = [&] {
+        if (!stopping.load()) {
+            return shutdown_timeout;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        return deadline > now
+                   ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)
+                   : std::chrono::milliseconds::zero();
+    };
+    if (drainer) {
+        // Spooled payloads in flight get the same grace; what is left stays in the spool.
+        drainer->stop(remaining_time());
     }
-    // What is still pending is reported to the ledger as dropped (reason shutdown).
+    if (!sender.wait_idle(remaining_time())) {
+        spdlog::warn("serve: deliveries still pending after --shutdown-timeout ({}){}",
+                     util::format_duration(shutdown_timeout),
+                     spool_writer ? "; they go to the spool" : "");
+    }
+    // What is still pending goes to the spool, or without one is reported to the ledger as
+    // dropped (reason shutdown).
     sender.stop();
+    if (spool_writer) {
+        spool_writer->close();
+    }
 
     const auto totals = counters.totals();
     const auto lost = totals.dropped_by_reason[static_cast<std::size_t>(DropReason::shutdown)];
@@ -265,8 +362,14 @@ int run_serve(const ServeOptions& options) {
                       "--shutdown-timeout ({})",
                       lost, util::format_duration(shutdown_timeout));
     }
-    spdlog::info("serve: stopped; {} events received, {} forwarded, {} dropped", totals.received,
-                 totals.forwarded, totals.dropped);
+    if (totals.spooled > 0 || (spool_writer && spool_writer->lines_written() > 0)) {
+        spdlog::info("serve: {} post(s) or payload(s) written to the spool {}; `evrelay flush {}` "
+                     "delivers them",
+                     spool_writer->lines_written(), spool_directory->root().string(),
+                     spool_directory->root().string());
+    }
+    spdlog::info("serve: stopped; {} events received, {} forwarded, {} dropped, {} spooled",
+                 totals.received, totals.forwarded, totals.dropped, totals.spooled);
     return lost > 0 ? exit_status::temp_fail : exit_status::ok;
 }
 

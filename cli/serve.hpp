@@ -24,9 +24,13 @@ struct ServeOptions {
     std::string header_timeout = "30s";
     std::string body_timeout = "30s";
     std::string idle_timeout = "60s";
-    std::size_t max_clients = 4096; // inbound connections (--max-connections is the upstream's)
-    int threads = 0;                // 0 = one per core
-    bool batch_size_given = false;  // set by the flag: otherwise [Events] capacity applies
+    std::size_t max_clients = 4096;   // inbound connections (--max-connections is the upstream's)
+    int threads = 0;                  // 0 = one per core
+    std::optional<std::string> spool; // DIR (SPEC §7)
+    bool durable = false;
+    std::string spool_segment_bytes = "64MiB";
+    std::string spool_segment_age = "1m";
+    bool batch_size_given = false; // set by the flag: otherwise [Events] capacity applies
     UpstreamOptions upstream;
     BatchOptions batch;
 };

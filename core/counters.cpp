@@ -66,6 +66,7 @@ CounterRegistry::Totals CounterRegistry::totals() const {
         totals.forwarded += counters->forwarded_total();
         totals.payloads += counters->payloads_sent.load(std::memory_order_relaxed);
         totals.retries += counters->retries.load(std::memory_order_relaxed);
+        totals.spooled += counters->events_spooled.load(std::memory_order_relaxed);
         for (std::size_t i = 0; i < totals.dropped_by_reason.size(); ++i) {
             const std::uint64_t dropped =
                 counters->events_dropped[i].load(std::memory_order_relaxed);

@@ -37,6 +37,8 @@ struct DeliveryCounters {
     std::atomic<std::uint64_t> retries{0};
     std::atomic<std::uint64_t> splits{0}; // 413 halvings
     std::atomic<std::uint64_t> diagnostics_forwarded{0};
+    // Written to the spool instead of being dropped (SPEC §7); delivered later by a flush.
+    std::atomic<std::uint64_t> events_spooled{0};
 
     void drop(DropReason reason, std::uint64_t events) {
         events_dropped[static_cast<std::size_t>(reason)].fetch_add(events,
@@ -63,7 +65,8 @@ class CounterRegistry {
     std::map<long, std::uint64_t> upstream_failures() const;
     // Sum over every target.
     struct Totals {
-        std::uint64_t received = 0, forwarded = 0, dropped = 0, payloads = 0, retries = 0;
+        std::uint64_t received = 0, forwarded = 0, dropped = 0, payloads = 0, retries = 0,
+                      spooled = 0;
         std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count_)> dropped_by_reason{};
     };
     Totals totals() const;

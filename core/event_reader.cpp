@@ -420,7 +420,10 @@ struct EventReader::Impl {
     InputProblem line_problem(const util::LineReader::Line& line, const JsonError& error,
                               std::string_view what) {
         if (!line.terminated) {
-            return make_problem(input(), line.number, line.offset, "truncated last line");
+            InputProblem problem =
+                make_problem(input(), line.number, line.offset, "truncated last line");
+            problem.truncated_last_line = true;
+            return problem;
         }
         return make_problem(input(), line.number, line.offset + error.offset,
                             std::string(what) + error.message);

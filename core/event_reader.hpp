@@ -43,6 +43,9 @@ struct InputProblem {
     std::uint64_t line = 0;
     std::uint64_t offset = 0; // byte offset in the decoded input
     std::string message;
+    // A last line without '\n' that does not parse: cut short by a writer that stopped, not
+    // corrupted (the spool skips it with a warning instead of moving the file to bad/).
+    bool truncated_last_line = false;
 };
 
 // Reads one input (file, .gz or stdin) in any format and yields validated events in batches,

@@ -8,6 +8,7 @@
 #include "core/util/base64.hpp"
 #include "core/util/gzip.hpp"
 #include "core/util/json_writer.hpp"
+#include "core/util/uuid.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -274,6 +275,9 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
             return reject(400, "malformed diagnostic body: " + describe(error));
         }
         capture(route, DataKind::diagnostic, environment, request, metadata, json);
+        if (m_options.spool_posts != nullptr) {
+            return spool_post(route, DataKind::diagnostic, environment, request, metadata, json, 1);
+        }
         forward_diagnostic(route, environment, request, std::move(body));
         return accepted(route);
     }
@@ -286,6 +290,10 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
         }
         if (route.kind == RouteKind::events && splitter.kind_of(json).starts_with("diagnostic")) {
             capture(route, DataKind::diagnostic, environment, request, metadata, json);
+            if (m_options.spool_posts != nullptr) {
+                return spool_post(route, DataKind::diagnostic, environment, request, metadata, json,
+                                  1);
+            }
             forward_diagnostic(route, environment, request, std::move(body));
             return accepted(route);
         }
@@ -306,6 +314,10 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
         }
     }
     capture(route, DataKind::analytics, environment, request, metadata, json);
+    if (m_options.spool_posts != nullptr) {
+        return spool_post(route, DataKind::analytics, environment, request, metadata, json,
+                          events.size());
+    }
     if (m_options.no_forward) {
         m_counters.for_target(environment.name, route.sdk)
             .events_received.fetch_add(events.size(), std::memory_order_relaxed);
@@ -339,6 +351,41 @@ void InboundHandler::forward_diagnostic(const Route& route, const Environment& e
     }
     m_dispatcher.forward_diagnostic(environment.name, route.sdk, std::move(body),
                                     std::move(passthrough));
+}
+
+HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
+                                        const Environment& environment, const HttpRequest& request,
+                                        const PayloadMetadata& metadata, std::string_view json,
+                                        std::size_t events) {
+    CaptureRecord record;
+    record.received = std::chrono::system_clock::now();
+    record.env_name = environment_label(environment);
+    record.sdk = route.sdk;
+    record.kind = kind;
+    record.metadata = metadata;
+    if (kind == DataKind::analytics) {
+        // The SDK's own payload ID, when it sent one: a post the SDK retries (after a 503, or a
+        // lost 202) then reaches the upstream under one ID, which it de-duplicates.
+        const auto id = trim(request.header("X-LaunchDarkly-Payload-ID"));
+        record.payload_id = id.empty() ? util::make_uuid_v4() : std::string(id);
+    }
+    record.events_json = json;
+    if (auto appended = m_options.spool_posts->append(record); !appended) {
+        // The writer logs the cause once; every refused post is visible at debug level.
+        spdlog::debug("serve: answered 503: {}", appended.error().message);
+        HttpResponse response;
+        response.status = 503;
+        response.headers.emplace_back("Content-Type", k_json);
+        response.headers.emplace_back("Retry-After", "1");
+        response.body =
+            json_message("the events could not be stored (spool: " + appended.error().message +
+                         "); retry later");
+        return response;
+    }
+    DeliveryCounters& counters = m_counters.for_target(environment.name, route.sdk);
+    counters.events_received.fetch_add(events, std::memory_order_relaxed);
+    counters.events_spooled.fetch_add(events, std::memory_order_relaxed);
+    return accepted(route);
 }
 
 void InboundHandler::capture(const Route& route, DataKind kind, const Environment& environment,

@@ -6,6 +6,7 @@
 #include "core/environment.hpp"
 #include "core/http_exchange.hpp"
 #include "core/inbound_routes.hpp"
+#include "core/spool_writer.hpp"
 #include "core/status_report.hpp"
 
 #include <array>
@@ -25,6 +26,10 @@ struct InboundHandlerOptions {
     bool no_forward = false;     // accept, answer, capture; publish nothing (SPEC §4 sink mode)
     bool offline = false;        // Relay's offline mode: 202 to every post, everything discarded
     std::function<void()> flush; // POST /admin/flush; may be empty
+    // SPEC §7: with a spool and --no-forward or --durable, every accepted post is appended to the
+    // spool (one line, the SDK's payload ID or a new one) instead of being published, and
+    // answered only once the append returned — 503 when it failed, so the SDK retries.
+    SpoolWriter* spool_posts = nullptr;
     std::function<RuntimeStatus()> runtime_status; // GET /status and /metrics; may be empty
 };
 
@@ -54,6 +59,10 @@ class InboundHandler {
                  const HttpRequest& request, const PayloadMetadata& metadata,
                  std::string_view json);
     HttpResponse reject(int status, std::string_view message);
+    // Appends an accepted post to the spool (options.spool_posts); 202 or 503.
+    HttpResponse spool_post(const Route& route, DataKind kind, const Environment& environment,
+                            const HttpRequest& request, const PayloadMetadata& metadata,
+                            std::string_view json, std::size_t events);
     HttpResponse accepted(const Route& route) const;
     RuntimeStatus runtime_status() const;
 

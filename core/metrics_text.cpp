@@ -67,6 +67,9 @@ std::string render_prometheus_metrics(const CounterRegistry& counters, const Run
     per_target("evrelay_events_forwarded_total", "counter",
                "Events delivered upstream (diagnostic events included).",
                [](const DeliveryCounters& c) { return c.forwarded_total(); });
+    per_target("evrelay_events_spooled_total", "counter",
+               "Events written to the spool instead of being dropped (serve --spool).",
+               [](const DeliveryCounters& c) { return c.events_spooled.load(); });
     header(out, "evrelay_events_dropped_total", "counter", "Events not delivered, by reason.");
     for (const auto& [key, target] : targets) {
         for (std::size_t i = 0; i < static_cast<std::size_t>(DropReason::count_); ++i) {

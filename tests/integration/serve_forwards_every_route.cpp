@@ -64,5 +64,5 @@ TEST_CASE("serve forwards posts from every route upstream", "[serve]") {
     INFO(serve.process().stderr_text());
     CHECK(status == 0);
     CHECK(serve.process().stderr_text().find(
-              "serve: stopped; 6 events received, 6 forwarded, 0 dropped") != std::string::npos);
+              "serve: stopped; 6 events received, 6 forwarded, 0 dropped, 0 spooled") != std::string::npos);
 }

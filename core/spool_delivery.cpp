@@ -1,0 +1,470 @@
+#include "core/spool_delivery.hpp"
+
+#include "core/credential.hpp"
+#include "core/spool_writer.hpp"
+#include "core/util/line_reader.hpp"
+#include "core/util/uuid.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+namespace evrelay {
+
+namespace fs = std::filesystem;
+
+struct SpoolDelivery::Segment {
+    fs::path path;
+    std::unique_ptr<SpoolProgress> progress;
+    std::size_t outstanding = 0; // lines handed to the sink and not ended
+    bool reading_done = false;
+    bool keep = false; // something of it is not delivered: it stays
+};
+
+namespace {
+
+constexpr std::uint64_t k_line_bits = 32;
+
+std::uint64_t origin_tag(std::uint64_t segment, std::uint64_t line) {
+    return (segment << k_line_bits) | (line & ((std::uint64_t{1} << k_line_bits) - 1));
+}
+
+std::uint64_t size_on_disk(const fs::path& path) {
+    std::error_code error;
+    const auto size = fs::file_size(path, error);
+    return error ? 0 : size;
+}
+
+} // namespace
+
+SpoolDelivery::SpoolDelivery(SpoolDirectory directory, PayloadSink& sink,
+                             SpoolDeliveryOptions options, ProblemHandler on_problem)
+    : m_directory(std::move(directory)), m_sink(sink), m_options(std::move(options)),
+      m_on_problem(std::move(on_problem)) {}
+
+SpoolDelivery::~SpoolDelivery() = default;
+
+void SpoolDelivery::request_stop(std::chrono::milliseconds grace) {
+    m_stop_grace_ms.store(grace.count());
+    m_stop.store(true);
+    m_idle.notify_all();
+}
+
+bool SpoolDelivery::stopping() const {
+    return m_stop.load() || m_upstream_failed.load();
+}
+
+std::optional<std::string> SpoolDelivery::first_rejection() const {
+    std::lock_guard lock(m_mutex);
+    return m_first_rejection;
+}
+
+void SpoolDelivery::run(SpoolDeliveryStats& stats) {
+    m_stats = &stats;
+    m_upstream_failed.store(false);
+    ingest_incoming(stats);
+    if (!stopping()) {
+        const std::vector<fs::path> segments = m_directory.closed_segments();
+        for (const auto& segment : segments) {
+            stats.bytes_total.fetch_add(size_on_disk(segment));
+        }
+        for (const auto& segment : segments) {
+            if (stopping()) {
+                break;
+            }
+            deliver_segment(segment, stats);
+        }
+    }
+    // Wait for the outcome of everything handed to the sink: progress records and removals
+    // happen in those callbacks.
+    std::unique_lock lock(m_mutex);
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    while (!m_segments.empty()) {
+        if (m_stop.load() && !deadline) {
+            deadline = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(m_stop_grace_ms.load());
+        }
+        if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+            break;
+        }
+        m_idle.wait_for(lock, std::chrono::milliseconds(200));
+    }
+    if (m_upstream_failed.load()) {
+        stats.upstream_unavailable.store(true);
+    }
+}
+
+void SpoolDelivery::ingest_incoming(SpoolDeliveryStats& stats) {
+    for (const fs::path& path : m_directory.incoming_files()) {
+        if (stopping()) {
+            return;
+        }
+        auto input = util::InputStream::open(path.string());
+        if (!input) {
+            spdlog::error("flush: {}", input.error().message);
+            stats.io_failed.store(true);
+            continue;
+        }
+        stats.bytes_total.fetch_add(size_on_disk(path));
+        EventReader reader(**input, std::nullopt, m_options.max_events_per_payload);
+        // One segment per incoming file, so that a failure can discard exactly its part.
+        SpoolWriterOptions writer_options;
+        writer_options.segment_bytes = std::numeric_limits<std::size_t>::max();
+        writer_options.segment_age = std::chrono::hours(24 * 365);
+        std::optional<SpoolWriter> writer;
+        if (!m_options.dry_run) {
+            writer.emplace(m_directory, writer_options);
+        }
+        const ReplayTarget& target = m_options.target;
+        bool malformed = false;
+        bool failed = false;
+        InputItem item;
+        InputProblem problem;
+        std::string joined;
+        while (true) {
+            auto next = reader.next(item, problem);
+            if (!next) {
+                spdlog::error("flush: {}: {}", path.string(), next.error().message);
+                failed = next.error().kind == ErrorKind::io;
+                malformed = !failed;
+                break;
+            }
+            if (*next == EventReader::Next::end) {
+                break;
+            }
+            if (*next == EventReader::Next::malformed) {
+                stats.malformed.fetch_add(1);
+                malformed = true;
+                m_on_problem(problem);
+                continue;
+            }
+            CaptureRecord record;
+            record.received = std::chrono::system_clock::now();
+            record.env_name = target.env_name.value_or("default");
+            record.sdk = target.sdk;
+            record.kind = item.kind;
+            record.metadata = target.metadata;
+            if (item.envelope) {
+                record.received = item.envelope->received;
+                if (!target.env_name) {
+                    record.env_name = item.envelope->env_name;
+                }
+                record.sdk = item.envelope->sdk;
+                record.metadata = item.envelope->metadata;
+                record.payload_id = item.envelope->payload_id;
+            }
+            // Diagnostic events are sent one by one and carry no payload ID (SPEC §2).
+            std::vector<std::string_view> one(1);
+            const bool diagnostic = item.kind == DataKind::diagnostic;
+            for (std::size_t i = 0; i < (diagnostic ? item.events.size() : 1); ++i) {
+                if (diagnostic) {
+                    record.events_json = item.events[i];
+                    record.payload_id.reset();
+                } else {
+                    if (item.envelope) {
+                        record.events_json = item.envelope->events_json;
+                    } else {
+                        joined = join_events(item.events);
+                        record.events_json = joined;
+                    }
+                    if (!record.payload_id) {
+                        record.payload_id = util::make_uuid_v4();
+                    }
+                }
+                if (m_options.dry_run) {
+                    Payload payload;
+                    payload.id = record.payload_id.value_or("");
+                    payload.env_name = record.env_name;
+                    payload.sdk = record.sdk;
+                    payload.data = record.kind;
+                    payload.metadata = record.metadata;
+                    payload.body = std::string(record.events_json);
+                    payload.event_count = diagnostic ? 1 : item.events.size();
+                    payload.created = record.received;
+                    stats.payloads_read.fetch_add(1);
+                    stats.events_read.fetch_add(payload.event_count);
+                    m_sink.submit(std::move(payload));
+                } else if (auto written = writer->append(record); !written) {
+                    failed = true;
+                    break;
+                }
+            }
+            if (failed) {
+                break;
+            }
+        }
+        stats.bytes_read.fetch_add(size_on_disk(path));
+        if (m_options.dry_run) {
+            continue;
+        }
+        if (failed) {
+            // The file stays in incoming/ and is read again next time.
+            writer->discard();
+            stats.io_failed.store(true);
+            spdlog::error("flush: {} is left in incoming/ for the next run", path.string());
+            continue;
+        }
+        writer->close();
+        stats.files_ingested.fetch_add(1);
+        std::error_code error;
+        if (malformed) {
+            const fs::path bad = m_directory.bad_dir() / path.filename();
+            fs::rename(path, bad, error);
+            spdlog::warn("flush: {} holds malformed data; its valid events are queued for "
+                         "delivery, the file is kept as {}",
+                         path.string(), bad.string());
+        } else {
+            fs::remove(path, error);
+        }
+        if (error) {
+            spdlog::error("flush: cannot move {} out of incoming/: {}", path.string(),
+                          error.message());
+            stats.io_failed.store(true);
+        }
+    }
+}
+
+void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& stats) {
+    fs::path path = found;
+    if (path.extension() == SpoolDirectory::k_open_suffix) {
+        // Left open by a writer that stopped (its lock is gone): closed from now on.
+        fs::path closed = path;
+        closed.replace_extension(SpoolDirectory::k_closed_suffix);
+        if (!m_options.dry_run) {
+            std::error_code error;
+            fs::rename(path, closed, error);
+            if (!error) {
+                spdlog::info("flush: {} was left open by a writer that stopped; delivering it",
+                             path.filename().string());
+                path = closed;
+            }
+        }
+    }
+    auto input = util::InputStream::open(path.string());
+    if (!input) {
+        spdlog::error("flush: {}", input.error().message);
+        stats.io_failed.store(true);
+        return;
+    }
+    std::uint64_t index = 0;
+    Segment* segment = nullptr;
+    if (!m_options.dry_run) {
+        auto progress = SpoolProgress::open(path);
+        if (!progress) {
+            spdlog::error("flush: {}", progress.error().message);
+            stats.io_failed.store(true);
+            return;
+        }
+        auto owned = std::make_unique<Segment>();
+        owned->path = path;
+        owned->progress = std::move(*progress);
+        segment = owned.get();
+        std::lock_guard lock(m_mutex);
+        index = m_next_segment++;
+        m_segments.emplace(index, std::move(owned));
+    }
+
+    const auto now = std::chrono::system_clock::now();
+    EventReader reader(**input, InputFormat::capture, std::numeric_limits<std::size_t>::max());
+    InputItem item;
+    InputProblem problem;
+    bool malformed = false;
+    bool stopped = false;
+    std::uint64_t read_before = 0;
+    while (true) {
+        if (stopping()) {
+            stopped = true;
+            break;
+        }
+        auto next = reader.next(item, problem);
+        const std::uint64_t read_now = reader.raw_bytes_read();
+        stats.bytes_read.fetch_add(read_now - read_before);
+        read_before = read_now;
+        if (!next) {
+            spdlog::error("flush: {}: {}", path.string(), next.error().message);
+            stats.io_failed.store(true);
+            stopped = true;
+            break;
+        }
+        if (*next == EventReader::Next::end) {
+            break;
+        }
+        if (*next == EventReader::Next::malformed) {
+            if (problem.truncated_last_line) {
+                stats.torn_lines.fetch_add(1);
+                spdlog::warn("flush: {}:{}: torn last line (its writer stopped while writing; it "
+                             "was never acknowledged); skipped",
+                             path.string(), problem.line);
+                continue;
+            }
+            if (segment != nullptr && segment->progress->done(problem.line)) {
+                continue; // reported and copied to bad/ by an earlier pass
+            }
+            stats.malformed.fetch_add(1);
+            malformed = true;
+            m_on_problem(problem);
+            if (segment != nullptr) {
+                (void)segment->progress->mark_done(problem.line);
+            }
+            continue;
+        }
+        if (segment != nullptr && segment->progress->done(item.line)) {
+            continue;
+        }
+        const CaptureRecord& record = *item.envelope;
+        const std::size_t events = item.events.size();
+        stats.payloads_read.fetch_add(1);
+        stats.events_read.fetch_add(events);
+        if (m_options.max_age && record.received < now - *m_options.max_age) {
+            stats.payloads_expired.fetch_add(1);
+            stats.events_expired.fetch_add(events);
+            if (segment != nullptr) {
+                (void)segment->progress->mark_done(item.line);
+            }
+            continue;
+        }
+        Payload payload;
+        payload.id = record.payload_id.value_or("");
+        if (payload.id.empty() && record.kind == DataKind::analytics) {
+            payload.id = util::make_uuid_v4();
+        }
+        payload.env_name = m_options.target.env_name.value_or(record.env_name);
+        payload.sdk = record.sdk;
+        payload.data = record.kind;
+        payload.metadata = record.metadata;
+        payload.body = std::string(record.events_json);
+        payload.event_count = events;
+        payload.created = record.received;
+        if (segment != nullptr) {
+            payload.origin = origin_tag(index, item.line);
+            std::lock_guard lock(m_mutex);
+            m_lines[payload.origin] = Line{index, item.line, events, events, false};
+            ++segment->outstanding;
+        }
+        m_sink.submit(std::move(payload));
+    }
+    if (malformed && !m_options.dry_run) {
+        const fs::path bad = m_directory.bad_dir() / path.filename();
+        std::error_code error;
+        if (!fs::exists(bad, error)) {
+            fs::copy_file(path, bad, error);
+        }
+        if (error) {
+            spdlog::error("flush: cannot copy {} to {}: {}", path.string(), bad.string(),
+                          error.message());
+            stats.io_failed.store(true);
+            stopped = true; // keep the segment: its bad lines are nowhere else
+        } else {
+            spdlog::warn("flush: {} holds malformed lines; a copy is kept as {}, its other "
+                         "lines are delivered",
+                         path.filename().string(), bad.string());
+        }
+    }
+    if (segment != nullptr) {
+        std::lock_guard lock(m_mutex);
+        segment->reading_done = true;
+        segment->keep = segment->keep || stopped;
+        finish_segment_locked(index);
+    }
+}
+
+void SpoolDelivery::on_delivered(const Payload& payload) {
+    piece_ended(payload, true);
+}
+
+void SpoolDelivery::on_undeliverable(const Payload& payload, Undeliverable reason,
+                                     long last_status) {
+    if (reason == Undeliverable::retries_exhausted) {
+        m_upstream_failed.store(true);
+    }
+    if (reason == Undeliverable::rejected || reason == Undeliverable::disabled ||
+        reason == Undeliverable::no_credential) {
+        std::lock_guard lock(m_mutex);
+        if (!m_first_rejection) {
+            m_first_rejection = reason == Undeliverable::no_credential
+                                    ? "environment \"" + payload.env_name + "\" has no " +
+                                          std::string(to_string(credential_kind_for(payload.sdk)))
+                                    : "upstream answered " + std::to_string(last_status) +
+                                          " for environment \"" + payload.env_name + "\" (" +
+                                          std::string(to_string(payload.sdk)) + ")";
+        }
+    }
+    if (reason == Undeliverable::too_large) {
+        // A single event the upstream will never take: dropped and reported (SPEC §2), so the
+        // line can still complete.
+        if (m_stats != nullptr) {
+            m_stats->events_too_large.fetch_add(payload.event_count);
+        }
+        piece_ended(payload, true);
+        return;
+    }
+    piece_ended(payload, false);
+}
+
+void SpoolDelivery::piece_ended(const Payload& payload, bool delivered) {
+    std::lock_guard lock(m_mutex);
+    auto found = m_lines.find(payload.origin);
+    if (found == m_lines.end()) {
+        return;
+    }
+    Line& line = found->second;
+    line.failed = line.failed || !delivered;
+    line.remaining -= std::min(line.remaining, payload.event_count);
+    if (line.remaining != 0) {
+        return;
+    }
+    auto segment = m_segments.find(line.segment);
+    if (segment != m_segments.end()) {
+        Segment& s = *segment->second;
+        if (!line.failed) {
+            if (m_stats != nullptr) {
+                m_stats->payloads_delivered.fetch_add(1);
+                m_stats->events_delivered.fetch_add(line.events);
+            }
+            if (auto marked = s.progress->mark_done(line.line); !marked) {
+                spdlog::error("flush: {}", marked.error().message);
+                s.keep = true;
+            }
+        } else {
+            if (m_stats != nullptr) {
+                m_stats->payloads_kept.fetch_add(1);
+                m_stats->events_kept.fetch_add(line.events);
+            }
+            s.keep = true;
+        }
+        --s.outstanding;
+    }
+    const std::uint64_t index = line.segment;
+    m_lines.erase(found);
+    finish_segment_locked(index);
+}
+
+void SpoolDelivery::finish_segment_locked(std::uint64_t index) {
+    auto found = m_segments.find(index);
+    if (found == m_segments.end()) {
+        return;
+    }
+    Segment& segment = *found->second;
+    if (!segment.reading_done || segment.outstanding != 0) {
+        return;
+    }
+    if (!segment.keep) {
+        std::error_code error;
+        fs::remove(segment.path, error);
+        if (error) {
+            spdlog::error("flush: cannot remove delivered segment {}: {}", segment.path.string(),
+                          error.message());
+        } else {
+            segment.progress->remove();
+            if (m_stats != nullptr) {
+                m_stats->segments_removed.fetch_add(1);
+            }
+        }
+    }
+    m_segments.erase(found);
+    m_idle.notify_all();
+}
+
+} // namespace evrelay

@@ -1,0 +1,123 @@
+#pragma once
+
+#include "core/event_reader.hpp"
+#include "core/payload.hpp"
+#include "core/replay_job.hpp"
+#include "core/sender.hpp"
+#include "core/spool_directory.hpp"
+#include "core/spool_progress.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace evrelay {
+
+struct SpoolDeliveryOptions {
+    // Where events of incoming/ files without envelopes go, and — when target.env_name is set
+    // (the flags chose one environment) — the environment of every payload.
+    ReplayTarget target;
+    std::optional<std::chrono::milliseconds> max_age; // older payloads are dropped and reported
+    std::size_t max_events_per_payload = 1000;        // incoming/ array and NDJSON files
+    bool dry_run = false; // hand payloads to the sink only: no progress, nothing removed
+};
+
+// What one pass did. Events and payloads are counted per spool line (a line is one payload).
+struct SpoolDeliveryStats {
+    std::atomic<std::uint64_t> payloads_read{0};
+    std::atomic<std::uint64_t> events_read{0};
+    std::atomic<std::uint64_t> payloads_delivered{0};
+    std::atomic<std::uint64_t> events_delivered{0};
+    std::atomic<std::uint64_t> payloads_kept{0}; // failed this time; still in the spool
+    std::atomic<std::uint64_t> events_kept{0};
+    std::atomic<std::uint64_t> payloads_expired{0}; // --max-age
+    std::atomic<std::uint64_t> events_expired{0};
+    std::atomic<std::uint64_t> events_too_large{0}; // single events the upstream refused (413)
+    std::atomic<std::uint64_t> malformed{0};        // lines (or elements) moved aside to bad/
+    std::atomic<std::uint64_t> torn_lines{0};       // unacknowledged last lines skipped
+    std::atomic<std::uint64_t> segments_removed{0};
+    std::atomic<std::uint64_t> files_ingested{0}; // incoming/ files turned into segments
+    std::atomic<std::uint64_t> bytes_total{0};    // of the segments and files of the pass
+    std::atomic<std::uint64_t> bytes_read{0};
+    std::atomic<bool> upstream_unavailable{false}; // a payload ran out of attempts
+    std::atomic<bool> io_failed{false};            // a spool file could not be read or written
+};
+
+// Delivers a spool (SPEC §7): one pass that first turns every incoming/ file into a segment
+// (its payloads get payload IDs there, so a crash later re-sends them with the same IDs), then
+// sends every closed segment's lines oldest first, each line as one payload with its recorded
+// payload ID. A line is recorded in the segment's progress file as soon as the upstream accepts
+// it, and a segment is removed once every line is done. A segment with malformed lines is copied
+// to bad/ (never deleted) and its other lines are delivered. The pass stops sending when a
+// payload runs out of attempts (the upstream is down: what is left stays for the next pass).
+//
+// The caller holds the spool's delivery lock and routes the sink's outcomes for payloads with an
+// origin tag to on_delivered()/on_undeliverable() (SpoolingListener does).
+class SpoolDelivery {
+  public:
+    using ProblemHandler = std::function<void(const InputProblem&)>;
+
+    SpoolDelivery(SpoolDirectory directory, PayloadSink& sink, SpoolDeliveryOptions options,
+                  ProblemHandler on_problem);
+    ~SpoolDelivery();
+
+    // Returns when every payload it handed to the sink has ended (or, after request_stop(),
+    // once its grace has passed: what is still in flight is then left to the sink's stop()).
+    // `stats` must outlive the SpoolDelivery (late outcomes are counted in it).
+    void run(SpoolDeliveryStats& stats);
+    // Stops reading after the line in hand and lets run() wait at most `grace` more for the
+    // payloads in flight; thread-safe (signal handlers, serve's shutdown). Later passes do
+    // nothing.
+    void request_stop(std::chrono::milliseconds grace);
+
+    void on_delivered(const Payload& payload);
+    void on_undeliverable(const Payload& payload, Undeliverable reason, long last_status);
+
+    // The first credential problem met (401/403, no credential for an environment): flush exits
+    // 78 with it.
+    std::optional<std::string> first_rejection() const;
+
+  private:
+    struct Segment;
+    struct Line {
+        std::uint64_t segment = 0;
+        std::uint64_t line = 0;
+        std::size_t events = 0;    // of the whole line
+        std::size_t remaining = 0; // events whose piece has not ended (413 splits make pieces)
+        bool failed = false;
+    };
+
+    void ingest_incoming(SpoolDeliveryStats& stats);
+    void deliver_segment(const std::filesystem::path& path, SpoolDeliveryStats& stats);
+    // A payload (or one piece of a split one) ended; `delivered` also for a dropped too-large
+    // event.
+    void piece_ended(const Payload& payload, bool delivered);
+    void finish_segment_locked(std::uint64_t index);
+    bool stopping() const;
+
+    SpoolDirectory m_directory;
+    PayloadSink& m_sink;
+    SpoolDeliveryOptions m_options;
+    ProblemHandler m_on_problem;
+    SpoolDeliveryStats* m_stats = nullptr;
+
+    mutable std::mutex m_mutex;
+    std::condition_variable m_idle;
+    std::map<std::uint64_t, std::unique_ptr<Segment>> m_segments;
+    std::unordered_map<std::uint64_t, Line> m_lines; // by origin tag
+    std::uint64_t m_next_segment = 1;
+    std::atomic<bool> m_stop{false};
+    std::atomic<std::chrono::milliseconds::rep> m_stop_grace_ms{0};
+    std::atomic<bool> m_upstream_failed{false};
+    std::optional<std::string> m_first_rejection;
+};
+
+} // namespace evrelay

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "core/util/error.hpp"
+#include "core/util/fd.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <unordered_set>
+
+namespace evrelay {
+
+// The progress record of one spool segment (SPEC §7): the numbers of its lines that need no
+// sending any more (delivered, expired by --max-age, or malformed and copied to bad/), one
+// decimal number per line in "<segment>.done". Each record is one small O_APPEND write made as
+// soon as the upstream accepts the payload, so a crash re-sends at most the payloads that were in
+// flight. A torn last record (a crash mid-write) is ignored when read. Thread-safe.
+class SpoolProgress {
+  public:
+    // Reads the existing records of `segment`'s progress file and opens it for appending.
+    static Result<std::unique_ptr<SpoolProgress>> open(const std::filesystem::path& segment);
+
+    bool done(std::uint64_t line) const;
+    std::size_t done_count() const;
+    // Records `line` as done. A failed write is returned (the line is then sent again next time,
+    // which the payload ID makes harmless upstream).
+    Result<void> mark_done(std::uint64_t line);
+    // Deletes the progress file (its segment is gone).
+    void remove();
+
+  private:
+    SpoolProgress(std::filesystem::path path, util::Fd fd, std::unordered_set<std::uint64_t> done)
+        : m_path(std::move(path)), m_fd(std::move(fd)), m_done(std::move(done)) {}
+
+    std::filesystem::path m_path;
+    util::Fd m_fd;
+    mutable std::mutex m_mutex;
+    std::unordered_set<std::uint64_t> m_done;
+};
+
+} // namespace evrelay

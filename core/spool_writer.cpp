@@ -1,0 +1,239 @@
+#include "core/spool_writer.hpp"
+
+#include "core/util/file_lock.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace evrelay {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<void> write_all(int fd, std::string_view data, const fs::path& path) {
+    while (!data.empty()) {
+        const ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return make_error(ErrorKind::io, "cannot write spool segment " + path.string() + ": " +
+                                                 std::strerror(errno));
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+// Makes a rename or a new name in `dir` durable (POSIX: fsync the directory).
+void sync_directory(const fs::path& dir) {
+    util::Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd) {
+        ::fsync(fd.get());
+    }
+}
+
+} // namespace
+
+SpoolWriter::SpoolWriter(SpoolDirectory directory, SpoolWriterOptions options)
+    : m_directory(std::move(directory)), m_options(std::move(options)) {}
+
+SpoolWriter::~SpoolWriter() {
+    close();
+}
+
+Result<void> SpoolWriter::append(const CaptureRecord& record) {
+    std::string line;
+    line.reserve(record.events_json.size() + 256);
+    append_capture_line(line, record);
+    return append_line(line);
+}
+
+Result<void> SpoolWriter::append(const Payload& payload) {
+    CaptureRecord record;
+    record.received = payload.created;
+    record.env_name = payload.env_name;
+    record.sdk = payload.sdk;
+    record.kind = payload.data;
+    record.metadata = payload.metadata;
+    if (!payload.id.empty()) {
+        record.payload_id = payload.id;
+    }
+    record.events_json = payload.body;
+    return append(record);
+}
+
+template <class Fn> void SpoolWriter::as_leader(Fn&& fn) {
+    {
+        std::unique_lock lock(m_mutex);
+        m_done.wait(lock, [this] { return !m_leader_active; });
+        m_leader_active = true;
+    }
+    fn();
+    {
+        std::lock_guard lock(m_mutex);
+        m_leader_active = false;
+    }
+    m_done.notify_all();
+}
+
+Result<void> SpoolWriter::append_line(const std::string& line) {
+    std::unique_lock lock(m_mutex);
+    if (!m_open_group) {
+        m_open_group = std::make_shared<Group>();
+    }
+    std::shared_ptr<Group> mine = m_open_group;
+    mine->lines += line;
+    while (!mine->finished) {
+        if (m_leader_active) {
+            m_done.wait(lock);
+            continue;
+        }
+        // Not finished and no leader: `mine` is still the open group. Lead it.
+        m_leader_active = true;
+        std::shared_ptr<Group> batch = std::move(m_open_group);
+        lock.unlock();
+        Result<void> written = write_batch(batch->lines);
+        if (written && segment_due()) {
+            close_segment();
+        }
+        lock.lock();
+        batch->finished = true;
+        if (!written) {
+            batch->error = written.error();
+        }
+        m_leader_active = false;
+        m_done.notify_all();
+    }
+    if (mine->error) {
+        m_errors.fetch_add(1);
+        if (!m_warned.exchange(true)) {
+            spdlog::error("spool: {} (further spool write errors are only counted)",
+                          mine->error->message);
+        }
+        return tl::unexpected(*mine->error);
+    }
+    m_lines.fetch_add(1);
+    return {};
+}
+
+Result<void> SpoolWriter::write_batch(const std::string& batch) {
+    if (!m_fd) {
+        if (auto opened = open_segment(); !opened) {
+            return opened;
+        }
+    }
+    Result<void> written = write_all(m_fd.get(), batch, m_open_path);
+    if (written && m_options.durable && ::fdatasync(m_fd.get()) != 0) {
+        written = make_error(ErrorKind::io, "cannot sync spool segment " + m_open_path.string() +
+                                                ": " + std::strerror(errno));
+    }
+    if (!written) {
+        // Cut off what part of the group reached the file: the segment must hold whole lines
+        // only, and none that was not acknowledged. If even that fails, close the segment — a
+        // reader skips its torn last line with a warning (SPEC §7).
+        if (::ftruncate(m_fd.get(), static_cast<off_t>(m_segment_size)) != 0) {
+            close_segment();
+        }
+        return written;
+    }
+    m_segment_size += batch.size();
+    return {};
+}
+
+Result<void> SpoolWriter::open_segment() {
+    m_stem = SpoolDirectory::new_segment_stem();
+    const fs::path temporary = m_directory.root() / ("." + m_stem + ".tmp");
+    util::Fd fd(
+        ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600));
+    if (!fd) {
+        return make_error(ErrorKind::io, "cannot create spool segment " + temporary.string() +
+                                             ": " + std::strerror(errno));
+    }
+    // Locked before it gets a name readers look at (SPEC §7: the writer's lock on its segment).
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
+        ::unlink(temporary.c_str());
+        return make_error(ErrorKind::io, "cannot lock spool segment " + temporary.string() + ": " +
+                                             std::strerror(error));
+    }
+    const fs::path open_path = m_directory.root() / (m_stem + SpoolDirectory::k_open_suffix);
+    if (::rename(temporary.c_str(), open_path.c_str()) != 0) {
+        const int error = errno;
+        ::unlink(temporary.c_str());
+        return make_error(ErrorKind::io, "cannot name spool segment " + open_path.string() + ": " +
+                                             std::strerror(error));
+    }
+    if (m_options.durable) {
+        sync_directory(m_directory.root());
+    }
+    m_fd = std::move(fd);
+    m_open_path = open_path;
+    m_segment_size = 0;
+    m_segment_opened = std::chrono::steady_clock::now();
+    return {};
+}
+
+bool SpoolWriter::segment_due() const {
+    if (!m_fd) {
+        return false;
+    }
+    return m_segment_size >= m_options.segment_bytes ||
+           std::chrono::steady_clock::now() - m_segment_opened >= m_options.segment_age;
+}
+
+void SpoolWriter::close_segment() {
+    if (!m_fd) {
+        return;
+    }
+    const fs::path closed = m_directory.root() / (m_stem + SpoolDirectory::k_closed_suffix);
+    // Data first, then the name: a closed segment is whole on disk before anyone delivers it.
+    ::fdatasync(m_fd.get());
+    const bool empty = m_segment_size == 0;
+    if (empty) {
+        ::unlink(m_open_path.c_str());
+    } else if (::rename(m_open_path.c_str(), closed.c_str()) != 0) {
+        // Still readable: once the lock is released below, the ".open" file counts as closed.
+        spdlog::warn("spool: cannot rename {} to {}: {}", m_open_path.string(), closed.string(),
+                     std::strerror(errno));
+    }
+    if (m_options.durable) {
+        sync_directory(m_directory.root());
+    }
+    m_fd.close(); // releases the flock
+    if (!empty) {
+        m_segments_closed.fetch_add(1);
+        if (m_options.on_segment_closed) {
+            m_options.on_segment_closed();
+        }
+    }
+}
+
+void SpoolWriter::rotate_if_due() {
+    as_leader([this] {
+        if (segment_due()) {
+            close_segment();
+        }
+    });
+}
+
+void SpoolWriter::close() {
+    as_leader([this] { close_segment(); });
+}
+
+void SpoolWriter::discard() {
+    as_leader([this] {
+        if (m_fd) {
+            ::unlink(m_open_path.c_str());
+            m_fd.close();
+        }
+    });
+}
+
+} // namespace evrelay

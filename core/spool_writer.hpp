@@ -1,0 +1,105 @@
+#pragma once
+
+#include "core/capture_record.hpp"
+#include "core/payload.hpp"
+#include "core/spool_directory.hpp"
+#include "core/util/error.hpp"
+#include "core/util/fd.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace evrelay {
+
+struct SpoolWriterOptions {
+    std::size_t segment_bytes = 64u << 20;        // --spool-segment-bytes
+    std::chrono::milliseconds segment_age{60000}; // --spool-segment-age
+    bool durable = false;                         // --durable: append() returns after fdatasync
+    std::function<void()> on_segment_closed;      // a closed segment is ready (wake a drainer)
+};
+
+// Appends capture lines (SPEC §6) to the spool's current segment (SPEC §7). The segment is
+// created on the first append as ".<stem>.tmp", locked with flock, then renamed to
+// "<stem>.open" — so no reader ever sees an unlocked segment that is still in use — and closed
+// (renamed to "<stem>.seg", lock released) when it reaches segment_bytes or segment_age, and by
+// close().
+//
+// Appends are group-committed: the first caller to find no write in progress becomes the
+// leader, writes every line queued so far in one write(2) (and, when durable, one fdatasync),
+// and wakes the others. So N concurrent durable posts cost one fsync, not N. A failed write
+// (ENOSPC, EIO …) is cut back off the file with ftruncate, so the segment never holds a partial
+// line, and every append of that group gets the error. Thread-safe.
+class SpoolWriter {
+  public:
+    SpoolWriter(SpoolDirectory directory, SpoolWriterOptions options);
+    ~SpoolWriter(); // close()
+    SpoolWriter(const SpoolWriter&) = delete;
+    SpoolWriter& operator=(const SpoolWriter&) = delete;
+
+    // One post or payload as one line. Returns once the line is written (durable: on disk).
+    Result<void> append(const CaptureRecord& record);
+    // An undeliverable payload: the line keeps its payload ID, environment name and metadata.
+    Result<void> append(const Payload& payload);
+
+    // Closes the open segment when it is older than segment_age (call it from a timer).
+    void rotate_if_due();
+    // Closes the open segment, if any; the next append starts a new one.
+    void close();
+    // Deletes the open segment instead of closing it (an ingest that failed half-way: the
+    // source file stays where it is and is read again later).
+    void discard();
+
+    std::uint64_t lines_written() const { return m_lines.load(); }
+    std::uint64_t write_errors() const { return m_errors.load(); }
+    std::uint64_t segments_closed() const { return m_segments_closed.load(); }
+    const SpoolDirectory& directory() const { return m_directory; }
+
+  private:
+    Result<void> append_line(const std::string& line);
+    // Writes (and syncs) `batch` at the end of the open segment, opening one when needed.
+    // Called by the leader only, without m_mutex.
+    Result<void> write_batch(const std::string& batch);
+    Result<void> open_segment();
+    void close_segment();     // leader only
+    bool segment_due() const; // leader only
+
+    SpoolDirectory m_directory;
+    SpoolWriterOptions m_options;
+
+    // Lines appended while a leader writes collect in the open group; the next leader takes the
+    // whole group. Waiters keep their group alive to read its outcome.
+    struct Group {
+        std::string lines;
+        bool finished = false;
+        std::optional<Error> error;
+    };
+    // Makes the calling thread the leader (waiting for the current one to finish), runs fn
+    // without the mutex, then hands leadership back.
+    template <class Fn> void as_leader(Fn&& fn);
+
+    std::mutex m_mutex;
+    std::condition_variable m_done;
+    std::shared_ptr<Group> m_open_group;
+    bool m_leader_active = false;
+
+    // Leader-only state (the leader is the one thread with m_leader_active set).
+    util::Fd m_fd;
+    std::filesystem::path m_open_path;
+    std::string m_stem;
+    std::uint64_t m_segment_size = 0;
+    std::chrono::steady_clock::time_point m_segment_opened{};
+
+    std::atomic<std::uint64_t> m_lines{0};
+    std::atomic<std::uint64_t> m_errors{0};
+    std::atomic<std::uint64_t> m_segments_closed{0};
+    std::atomic<bool> m_warned{false};
+};
+
+} // namespace evrelay
