@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <malloc.h>
@@ -21,6 +22,9 @@ int main(int argc, char** argv) {
     using namespace evrelay;
     // Before any thread exists: signals are taken by a SignalWatcher, never by a worker.
     block_handled_signals();
+    // A file-size limit (ulimit -f) must make a spool or capture write fail with EFBIG — handled
+    // like a full disk — rather than kill the process with SIGXFSZ.
+    std::signal(SIGXFSZ, SIG_IGN);
     // Payload bodies (up to --batch-bytes, 4 MiB) are allocated and freed all the time; above
     // glibc's default mmap threshold each one would be a fresh mmap and page faults on every
     // byte (measured: ~10% of replay's time). Memory is bounded by --max-pending either way.

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <poll.h>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <thread>
@@ -241,6 +242,7 @@ ChildProcess::ChildProcess(Options options) : m_pipes(std::make_unique<Pipes>())
     Pipe exec_error; // carries errno when exec fails; EOF (CLOEXEC) when it succeeds
     int child_stdin = in ? in->read : null_fd;
 
+    const std::optional<unsigned long> file_size_limit = options.file_size_limit;
     pid_t pid = ::fork();
     if (pid < 0) {
         int error = errno;
@@ -254,6 +256,12 @@ ChildProcess::ChildProcess(Options options) : m_pipes(std::make_unique<Pipes>())
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
+        if (file_size_limit) {
+            struct rlimit limit {};
+            limit.rlim_cur = *file_size_limit;
+            limit.rlim_max = *file_size_limit;
+            ::setrlimit(RLIMIT_FSIZE, &limit);
+        }
         if (::dup2(child_stdin, 0) < 0 || ::dup2(out.write, 1) < 0 || ::dup2(err.write, 2) < 0 ||
             (working_dir != nullptr && ::chdir(working_dir) != 0)) {
             int error = errno;

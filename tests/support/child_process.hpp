@@ -26,6 +26,9 @@ class ChildProcess {
         std::vector<std::string>
             unset_env{};           // removed from the environment before `env` is applied
         std::string working_dir{}; // empty = the current directory
+        // RLIMIT_FSIZE for the child: writes past this many bytes of any file fail with EFBIG,
+        // a full disk that needs neither root nor a mount.
+        std::optional<unsigned long> file_size_limit{};
     };
 
     explicit ChildProcess(Options options); // starts the process
