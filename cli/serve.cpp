@@ -339,7 +339,12 @@ int run_serve(const ServeOptions& options) {
                    ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)
                    : std::chrono::milliseconds::zero();
     };
-    if (drainer) {
+    if (drainer && options.durable) {
+        // Durable posts wait in the spool, not in the queues: close the open segment and deliver
+        // it with the rest, within the shutdown timeout. What is left stays in the spool.
+        spool_writer->close();
+        drainer->finish(remaining_time());
+    } else if (drainer) {
         // Spooled payloads in flight get the same grace; what is left stays in the spool.
         drainer->stop(remaining_time());
     }

@@ -48,6 +48,23 @@ void SpoolDrainer::stop(std::chrono::milliseconds grace) {
     }
 }
 
+void SpoolDrainer::finish(std::chrono::milliseconds grace) {
+    std::unique_lock lock(m_mutex);
+    if (!m_thread.joinable()) {
+        return;
+    }
+    m_final = true;
+    m_woken = true;
+    m_wake.notify_all();
+    if (!m_wake.wait_for(lock, grace, [this] { return m_finished; })) {
+        lock.unlock();
+        stop(std::chrono::milliseconds::zero());
+        return;
+    }
+    lock.unlock();
+    m_thread.join();
+}
+
 std::uint64_t SpoolDrainer::payloads_delivered() const {
     return m_stats.payloads_delivered.load();
 }
@@ -56,7 +73,8 @@ void SpoolDrainer::loop() {
     std::chrono::milliseconds wait = m_interval;
     // The first pass comes at once: segments left by an earlier run are delivered at start.
     bool due = true;
-    while (true) {
+    bool last = false;
+    while (!last) {
         {
             std::unique_lock lock(m_mutex);
             if (!due) {
@@ -64,12 +82,13 @@ void SpoolDrainer::loop() {
             }
             due = false;
             if (m_stopping) {
-                return;
+                break;
             }
             if (m_woken) {
                 wait = m_interval; // something changed: try at the normal pace again
             }
             m_woken = false;
+            last = m_final;
         }
         if (m_directory.closed_segments().empty() && m_directory.incoming_files().empty()) {
             continue;
@@ -95,6 +114,11 @@ void SpoolDrainer::loop() {
         }
         wait = delivered == 0 && kept > 0 ? std::min(wait * 2, m_max_interval) : m_interval;
     }
+    {
+        std::lock_guard lock(m_mutex);
+        m_finished = true;
+    }
+    m_wake.notify_all();
 }
 
 } // namespace evrelay

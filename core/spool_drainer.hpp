@@ -27,6 +27,10 @@ class SpoolDrainer {
     SpoolDrainer& operator=(const SpoolDrainer&) = delete;
 
     void wake();
+    // Runs one last pass now (after the pass in hand) and ends the thread; when `grace` runs out
+    // first, stops that pass as stop(0) does. serve --durable's shutdown: its posts are in the
+    // spool, so delivering them at SIGTERM is what flushing the queues is without --durable.
+    void finish(std::chrono::milliseconds grace);
     // Ends the pass in hand (waiting up to `grace` for its payloads in flight) and the thread.
     // Call before the sink stops; the SpoolDelivery stays alive until destruction, so late
     // outcomes of its payloads still find it.
@@ -47,6 +51,8 @@ class SpoolDrainer {
     std::condition_variable m_wake;
     bool m_woken = false;
     bool m_stopping = false;
+    bool m_final = false;    // the next pass is the last
+    bool m_finished = false; // the thread has ended
     std::thread m_thread;
 };
 
