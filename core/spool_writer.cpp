@@ -100,8 +100,9 @@ Result<void> SpoolWriter::append_line(const std::string& line) {
         std::shared_ptr<Group> batch = std::move(m_open_group);
         lock.unlock();
         Result<void> written = write_batch(batch->lines);
+        std::optional<Closing> closing;
         if (written && segment_due()) {
-            close_segment();
+            closing = close_segment();
         }
         lock.lock();
         batch->finished = true;
@@ -110,6 +111,14 @@ Result<void> SpoolWriter::append_line(const std::string& line) {
         }
         m_leader_active = false;
         m_done.notify_all();
+        if (closing) {
+            // This group's lines are already on disk (or written, when not durable): answer
+            // after the sync of the closed segment like any other caller would, without holding
+            // anyone else up.
+            lock.unlock();
+            finish_close(std::move(*closing));
+            lock.lock();
+        }
     }
     if (mine->error) {
         m_errors.fetch_add(1);
@@ -139,7 +148,9 @@ Result<void> SpoolWriter::write_batch(const std::string& batch) {
         // only, and none that was not acknowledged. If even that fails, close the segment — a
         // reader skips its torn last line with a warning (SPEC §7).
         if (::ftruncate(m_fd.get(), static_cast<off_t>(m_segment_size)) != 0) {
-            close_segment();
+            if (auto closing = close_segment()) {
+                finish_close(std::move(*closing));
+            }
         }
         return written;
     }
@@ -188,26 +199,35 @@ bool SpoolWriter::segment_due() const {
            std::chrono::steady_clock::now() - m_segment_opened >= m_options.segment_age;
 }
 
-void SpoolWriter::close_segment() {
+std::optional<SpoolWriter::Closing> SpoolWriter::close_segment() {
     if (!m_fd) {
-        return;
+        return std::nullopt;
     }
-    const fs::path closed = m_directory.root() / (m_stem + SpoolDirectory::k_closed_suffix);
+    Closing closing;
+    closing.fd = std::move(m_fd);
+    closing.open_path = m_open_path;
+    closing.closed_path = m_directory.root() / (m_stem + SpoolDirectory::k_closed_suffix);
+    closing.empty = m_segment_size == 0;
+    m_segment_size = 0;
+    return closing;
+}
+
+void SpoolWriter::finish_close(Closing closing) {
     // Data first, then the name: a closed segment is whole on disk before anyone delivers it.
-    ::fdatasync(m_fd.get());
-    const bool empty = m_segment_size == 0;
-    if (empty) {
-        ::unlink(m_open_path.c_str());
-    } else if (::rename(m_open_path.c_str(), closed.c_str()) != 0) {
+    // Until the rename and the unlock below, readers see a locked ".open" file and leave it.
+    ::fdatasync(closing.fd.get());
+    if (closing.empty) {
+        ::unlink(closing.open_path.c_str());
+    } else if (::rename(closing.open_path.c_str(), closing.closed_path.c_str()) != 0) {
         // Still readable: once the lock is released below, the ".open" file counts as closed.
-        spdlog::warn("spool: cannot rename {} to {}: {}", m_open_path.string(), closed.string(),
-                     std::strerror(errno));
+        spdlog::warn("spool: cannot rename {} to {}: {}", closing.open_path.string(),
+                     closing.closed_path.string(), std::strerror(errno));
     }
     if (m_options.durable) {
         sync_directory(m_directory.root());
     }
-    m_fd.close(); // releases the flock
-    if (!empty) {
+    closing.fd.close(); // releases the flock
+    if (!closing.empty) {
         m_segments_closed.fetch_add(1);
         if (m_options.on_segment_closed) {
             m_options.on_segment_closed();
@@ -216,15 +236,23 @@ void SpoolWriter::close_segment() {
 }
 
 void SpoolWriter::rotate_if_due() {
-    as_leader([this] {
+    std::optional<Closing> closing;
+    as_leader([&] {
         if (segment_due()) {
-            close_segment();
+            closing = close_segment();
         }
     });
+    if (closing) {
+        finish_close(std::move(*closing));
+    }
 }
 
 void SpoolWriter::close() {
-    as_leader([this] { close_segment(); });
+    std::optional<Closing> closing;
+    as_leader([&] { closing = close_segment(); });
+    if (closing) {
+        finish_close(std::move(*closing));
+    }
 }
 
 void SpoolWriter::discard() {

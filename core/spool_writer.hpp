@@ -67,7 +67,16 @@ class SpoolWriter {
     // Called by the leader only, without m_mutex.
     Result<void> write_batch(const std::string& batch);
     Result<void> open_segment();
-    void close_segment();     // leader only
+    // A segment taken off the writer, still locked and named ".open", to be synced, renamed to
+    // ".seg" and unlocked by finish_close() — outside leadership, because syncing up to 64 MiB of
+    // dirty pages takes hundreds of milliseconds and appends to the next segment must not wait.
+    struct Closing {
+        util::Fd fd;
+        std::filesystem::path open_path, closed_path;
+        bool empty = false;
+    };
+    std::optional<Closing> close_segment(); // leader only
+    void finish_close(Closing closing);
     bool segment_due() const; // leader only
 
     SpoolDirectory m_directory;
