@@ -1,0 +1,621 @@
+#include "tests/support/scratch_dir.hpp"
+
+#include "core/event_reader.hpp"
+#include "core/spool_writer.hpp"
+#include "core/util/uuid.hpp"
+
+#include <catch2/catch.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <limits>
+#include <map>
+#include <regex>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace evrelay;
+namespace fs = std::filesystem;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A capture line read back from a segment, with owned copies of its views.
+struct SpooledLine {
+    std::uint64_t line = 0;
+    std::string env_name;
+    SdkKind sdk = SdkKind::server;
+    DataKind kind = DataKind::analytics;
+    PayloadMetadata metadata;
+    std::optional<std::string> payload_id;
+    std::chrono::system_clock::time_point received{};
+    std::string events_json;
+    std::size_t events = 0;
+};
+
+struct ParsedSegment {
+    std::vector<SpooledLine> lines;
+    std::size_t malformed = 0;
+    bool ends_with_newline = true;
+};
+
+ParsedSegment parse_segment(const fs::path& path) {
+    ParsedSegment parsed;
+    const std::string text = test::read_file(path);
+    parsed.ends_with_newline = text.empty() || text.back() == '\n';
+    auto input = util::InputStream::open(path.string());
+    REQUIRE(input);
+    EventReader reader(**input, InputFormat::capture, std::numeric_limits<std::size_t>::max());
+    InputItem item;
+    InputProblem problem;
+    while (true) {
+        auto next = reader.next(item, problem);
+        REQUIRE(next);
+        if (*next == EventReader::Next::end) {
+            break;
+        }
+        if (*next == EventReader::Next::malformed) {
+            ++parsed.malformed;
+            continue;
+        }
+        REQUIRE(item.envelope);
+        SpooledLine line;
+        line.line = item.line;
+        line.env_name = item.envelope->env_name;
+        line.sdk = item.envelope->sdk;
+        line.kind = item.envelope->kind;
+        line.metadata = item.envelope->metadata;
+        line.payload_id = item.envelope->payload_id;
+        line.received = item.envelope->received;
+        line.events_json = std::string(item.envelope->events_json);
+        line.events = item.events.size();
+        parsed.lines.push_back(std::move(line));
+    }
+    return parsed;
+}
+
+// Regular files directly in `dir` (hidden ones too), by name.
+std::vector<std::string> files_in(const fs::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.is_regular_file()) {
+            names.push_back(entry.path().filename().string());
+        }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+std::vector<fs::path> with_suffix(const fs::path& dir, const std::string& suffix) {
+    std::vector<fs::path> paths;
+    for (const auto& name : files_in(dir)) {
+        if (name.size() >= suffix.size() &&
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            paths.push_back(dir / name);
+        }
+    }
+    return paths;
+}
+
+// Every line of every closed segment, oldest segment first.
+std::vector<SpooledLine> all_closed_lines(const fs::path& dir, std::size_t* malformed = nullptr) {
+    std::vector<SpooledLine> lines;
+    for (const auto& segment : with_suffix(dir, ".seg")) {
+        ParsedSegment parsed = parse_segment(segment);
+        CHECK(parsed.ends_with_newline);
+        if (malformed != nullptr) {
+            *malformed += parsed.malformed;
+        }
+        for (auto& line : parsed.lines) {
+            lines.push_back(std::move(line));
+        }
+    }
+    return lines;
+}
+
+bool lockable(const fs::path& path) {
+    util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(fd);
+    return ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0;
+}
+
+CaptureRecord make_record(const std::string& id, std::string_view events_json) {
+    CaptureRecord record;
+    record.received =
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(1795736414669));
+    record.env_name = "production";
+    record.sdk = SdkKind::js;
+    record.kind = DataKind::analytics;
+    record.metadata = PayloadMetadata{4, "application-id/web"};
+    record.payload_id = id;
+    record.events_json = events_json;
+    return record;
+}
+
+SpoolDirectory open_spool(const test::ScratchDir& scratch) {
+    auto spool = SpoolDirectory::open(scratch / "spool");
+    REQUIRE(spool);
+    return *spool;
+}
+
+} // namespace
+
+TEST_CASE("SpoolWriter: the open segment", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const fs::path root = spool.root();
+    SpoolWriter writer(spool, SpoolWriterOptions{});
+
+    SECTION("nothing exists before the first append") {
+        CHECK(files_in(root).empty());
+    }
+
+    SECTION("the first append creates <stem>.open, 0600, locked by the writer") {
+        REQUIRE(writer.append(make_record("id-1", R"([{"kind":"custom","key":"a"}])")));
+        CHECK(writer.lines_written() == 1);
+
+        const auto names = files_in(root);
+        REQUIRE(names.size() == 1); // no .tmp left behind, no .seg yet
+        const std::string name = names.front();
+        CHECK(std::regex_match(name, std::regex(R"(\d{8}T\d{6}\.\d{6}Z-\d+-\d+\.open)")));
+        const fs::path open_path = root / name;
+
+        struct stat info {};
+        REQUIRE(::stat(open_path.c_str(), &info) == 0);
+        CHECK((info.st_mode & 0777) == 0600);
+        CHECK_FALSE(lockable(open_path));
+        CHECK(spool.open_segment_count() == 1);
+        CHECK(spool.closed_segments().empty());
+
+        // Readers see the line at once, even before the segment is closed.
+        const ParsedSegment parsed = parse_segment(open_path);
+        REQUIRE(parsed.lines.size() == 1);
+        CHECK(parsed.lines[0].payload_id == "id-1");
+
+        // Later appends go to the same file.
+        REQUIRE(writer.append(make_record("id-2", R"([{"kind":"custom","key":"b"}])")));
+        CHECK(files_in(root) == std::vector<std::string>{name});
+        CHECK(parse_segment(open_path).lines.size() == 2);
+    }
+}
+
+TEST_CASE("SpoolWriter: lines are capture lines", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const auto created =
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(1795736414123));
+
+    {
+        SpoolWriter writer(spool, SpoolWriterOptions{});
+        REQUIRE(writer.append(make_record("11111111-2222-4333-8444-555555555555",
+                                          R"([{"kind":"custom","key":"a"},{"kind":"identify"}])")));
+
+        Payload payload;
+        payload.id = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+        payload.env_name = "staging";
+        payload.sdk = SdkKind::mobile;
+        payload.data = DataKind::analytics;
+        payload.metadata = PayloadMetadata{3, "application-id/ios application-version/2"};
+        payload.body = R"([{"kind":"feature","key":"flag"}])";
+        payload.event_count = 1;
+        payload.created = created;
+        payload.origin = 0;
+        REQUIRE(writer.append(payload));
+
+        Payload diagnostic;
+        diagnostic.env_name = "staging";
+        diagnostic.sdk = SdkKind::server;
+        diagnostic.data = DataKind::diagnostic;
+        diagnostic.metadata = PayloadMetadata{1, ""};
+        diagnostic.body = R"({"kind":"diagnostic","id":{"diagnosticId":"d"}})";
+        diagnostic.event_count = 1;
+        diagnostic.created = created;
+        REQUIRE(writer.append(diagnostic));
+        CHECK(writer.lines_written() == 3);
+        CHECK(writer.write_errors() == 0);
+    }
+
+    // The destructor closed the segment.
+    const auto segments = with_suffix(spool.root(), ".seg");
+    REQUIRE(segments.size() == 1);
+    CHECK(with_suffix(spool.root(), ".open").empty());
+    const ParsedSegment parsed = parse_segment(segments[0]);
+    CHECK(parsed.malformed == 0);
+    CHECK(parsed.ends_with_newline);
+    REQUIRE(parsed.lines.size() == 3);
+
+    const SpooledLine& record = parsed.lines[0];
+    CHECK(record.line == 1);
+    CHECK(record.payload_id == "11111111-2222-4333-8444-555555555555");
+    CHECK(record.env_name == "production");
+    CHECK(record.sdk == SdkKind::js);
+    CHECK(record.kind == DataKind::analytics);
+    CHECK(record.metadata == PayloadMetadata{4, "application-id/web"});
+    CHECK(record.events_json == R"([{"kind":"custom","key":"a"},{"kind":"identify"}])");
+    CHECK(record.events == 2);
+    CHECK(record.received ==
+          std::chrono::system_clock::time_point(std::chrono::milliseconds(1795736414669)));
+
+    const SpooledLine& from_payload = parsed.lines[1];
+    CHECK(from_payload.line == 2);
+    CHECK(from_payload.payload_id == "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
+    CHECK(from_payload.env_name == "staging");
+    CHECK(from_payload.sdk == SdkKind::mobile);
+    CHECK(from_payload.kind == DataKind::analytics);
+    CHECK(from_payload.metadata == PayloadMetadata{3, "application-id/ios application-version/2"});
+    CHECK(from_payload.events_json == R"([{"kind":"feature","key":"flag"}])");
+    CHECK(from_payload.received == created);
+
+    const SpooledLine& diag = parsed.lines[2];
+    CHECK(diag.kind == DataKind::diagnostic);
+    CHECK_FALSE(diag.payload_id.has_value()); // diagnostics carry no payload ID (SPEC §2)
+    CHECK(diag.events_json == R"({"kind":"diagnostic","id":{"diagnosticId":"d"}})");
+    CHECK(diag.metadata == PayloadMetadata{1, ""});
+}
+
+TEST_CASE("SpoolWriter: rotation and close", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const fs::path root = spool.root();
+    std::atomic<int> closed_calls{0};
+    SpoolWriterOptions options;
+    options.on_segment_closed = [&closed_calls] { closed_calls.fetch_add(1); };
+    const std::string events = R"([{"kind":"custom","key":"k"}])";
+
+    SECTION("by segment_bytes: a segment is closed once it reaches the size") {
+        std::string one_line;
+        append_capture_line(one_line, make_record("id-0", events));
+        options.segment_bytes = 2 * one_line.size(); // ids of equal length: equal line sizes
+        SpoolWriter writer(spool, options);
+        for (int i = 0; i < 5; ++i) {
+            REQUIRE(writer.append(make_record("id-" + std::to_string(i), events)));
+        }
+        CHECK(with_suffix(root, ".seg").size() == 2);
+        CHECK(with_suffix(root, ".open").size() == 1);
+        CHECK(writer.segments_closed() == 2);
+        CHECK(closed_calls.load() == 2);
+        for (const auto& segment : with_suffix(root, ".seg")) {
+            CHECK(fs::file_size(segment) == 2 * one_line.size());
+            CHECK(lockable(segment));
+        }
+
+        writer.close();
+        CHECK(with_suffix(root, ".open").empty());
+        CHECK(closed_calls.load() == 3);
+        // Name order is append order.
+        const auto lines = all_closed_lines(root);
+        REQUIRE(lines.size() == 5);
+        for (int i = 0; i < 5; ++i) {
+            CHECK(lines[i].payload_id == "id-" + std::to_string(i));
+        }
+    }
+
+    SECTION("segment_bytes smaller than a line: one line per segment") {
+        options.segment_bytes = 1;
+        SpoolWriter writer(spool, options);
+        for (int i = 0; i < 3; ++i) {
+            REQUIRE(writer.append(make_record("id-" + std::to_string(i), events)));
+        }
+        CHECK(with_suffix(root, ".seg").size() == 3);
+        CHECK(with_suffix(root, ".open").empty());
+        CHECK(closed_calls.load() == 3);
+        CHECK(writer.segments_closed() == 3);
+        for (const auto& segment : with_suffix(root, ".seg")) {
+            CHECK(parse_segment(segment).lines.size() == 1);
+        }
+    }
+
+    SECTION("by segment_age: rotate_if_due closes a segment older than the age") {
+        options.segment_age = 100ms;
+        SpoolWriter writer(spool, options);
+        REQUIRE(writer.append(make_record("id-0", events)));
+        std::this_thread::sleep_for(250ms);
+        writer.rotate_if_due();
+        CHECK(with_suffix(root, ".open").empty());
+        REQUIRE(with_suffix(root, ".seg").size() == 1);
+        CHECK(closed_calls.load() == 1);
+        // Nothing open: another rotate does nothing.
+        writer.rotate_if_due();
+        CHECK(closed_calls.load() == 1);
+        CHECK(files_in(root).size() == 1);
+    }
+
+    SECTION("rotate_if_due leaves a young segment open") {
+        options.segment_age = std::chrono::hours(1);
+        SpoolWriter writer(spool, options);
+        writer.rotate_if_due(); // nothing open yet: nothing to do
+        CHECK(files_in(root).empty());
+        REQUIRE(writer.append(make_record("id-0", events)));
+        writer.rotate_if_due();
+        CHECK(with_suffix(root, ".open").size() == 1);
+        CHECK(with_suffix(root, ".seg").empty());
+        CHECK(closed_calls.load() == 0);
+    }
+
+    SECTION("close() renames to .seg, releases the lock and calls on_segment_closed") {
+        SpoolWriter writer(spool, options);
+        REQUIRE(writer.append(make_record("id-0", events)));
+        const auto open = with_suffix(root, ".open");
+        REQUIRE(open.size() == 1);
+        std::string stem = open[0].filename().string();
+        stem.resize(stem.size() - std::string(".open").size());
+
+        writer.close();
+        CHECK(files_in(root) == std::vector<std::string>{stem + ".seg"});
+        CHECK(lockable(root / (stem + ".seg")));
+        CHECK(closed_calls.load() == 1);
+        CHECK(writer.segments_closed() == 1);
+        CHECK(spool.closed_segments() == std::vector<fs::path>{root / (stem + ".seg")});
+
+        writer.close(); // nothing open: no-op
+        CHECK(closed_calls.load() == 1);
+
+        // The next append starts a new segment with a new name.
+        REQUIRE(writer.append(make_record("id-1", events)));
+        const auto reopened = with_suffix(root, ".open");
+        REQUIRE(reopened.size() == 1);
+        CHECK(reopened[0].filename().string() != stem + ".open");
+        writer.close();
+        const auto lines = all_closed_lines(root);
+        REQUIRE(lines.size() == 2);
+        CHECK(lines[0].payload_id == "id-0");
+        CHECK(lines[1].payload_id == "id-1");
+    }
+
+    SECTION("an empty writer's close() leaves no file") {
+        {
+            SpoolWriter writer(spool, options);
+            writer.close();
+            CHECK(files_in(root).empty());
+        }
+        CHECK(files_in(root).empty());
+        CHECK(closed_calls.load() == 0);
+    }
+
+    SECTION("discard() deletes the open segment") {
+        SpoolWriter writer(spool, options);
+        REQUIRE(writer.append(make_record("id-0", events)));
+        REQUIRE(writer.append(make_record("id-1", events)));
+        writer.discard();
+        CHECK(files_in(root).empty());
+        CHECK(closed_calls.load() == 0);
+        CHECK(writer.segments_closed() == 0);
+
+        // The writer goes on with a new segment.
+        REQUIRE(writer.append(make_record("id-2", events)));
+        writer.close();
+        const auto lines = all_closed_lines(root);
+        REQUIRE(lines.size() == 1);
+        CHECK(lines[0].payload_id == "id-2");
+        CHECK(closed_calls.load() == 1);
+    }
+
+    SECTION("durable appends write the same lines") {
+        options.durable = true;
+        SpoolWriter writer(spool, options);
+        REQUIRE(writer.append(make_record("id-0", events)));
+        REQUIRE(writer.append(make_record("id-1", events)));
+        writer.close();
+        const auto lines = all_closed_lines(root);
+        REQUIRE(lines.size() == 2);
+        CHECK(lines[1].payload_id == "id-1");
+    }
+}
+
+TEST_CASE("SpoolWriter: concurrent appends", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const fs::path root = spool.root();
+    std::atomic<int> closed_calls{0};
+    SpoolWriterOptions options;
+    options.on_segment_closed = [&closed_calls] { closed_calls.fetch_add(1); };
+    int threads = 8;
+    int per_thread = 250;
+    bool closer = false;
+
+    SECTION("not durable, rotating by size") {
+        options.segment_bytes = 16 * 1024;
+    }
+    SECTION("durable (group commit), rotating by size") {
+        options.durable = true;
+        options.segment_bytes = 16 * 1024;
+        per_thread = 100;
+    }
+    SECTION("while another thread closes and rotates the segment") {
+        options.segment_age = 1ms;
+        closer = true;
+    }
+
+    // Lines of different lengths, so that a torn or interleaved line could not go unnoticed.
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 7; ++i) {
+        bodies.push_back(R"([{"kind":"custom","pad":")" + std::string(50 + 300 * i, 'a' + i) +
+                         R"("}])");
+    }
+
+    SpoolWriter writer(spool, options);
+    std::atomic<int> failures{0};
+    std::atomic<bool> appending{true};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+                if (!writer.append(make_record(id, bodies[(t + i) % bodies.size()]))) {
+                    failures.fetch_add(1);
+                }
+            }
+        });
+    }
+    std::thread rotator;
+    if (closer) {
+        rotator = std::thread([&] {
+            while (appending.load()) {
+                writer.rotate_if_due();
+                writer.close();
+                std::this_thread::yield();
+            }
+        });
+    }
+    for (auto& worker : workers) {
+        worker.join();
+    }
+    appending.store(false);
+    if (rotator.joinable()) {
+        rotator.join();
+    }
+    writer.close();
+
+    CHECK(failures.load() == 0);
+    CHECK(writer.write_errors() == 0);
+    CHECK(writer.lines_written() == static_cast<std::uint64_t>(threads * per_thread));
+    CHECK(with_suffix(root, ".open").empty());
+    CHECK(files_in(root).size() == with_suffix(root, ".seg").size()); // no .tmp left
+    CHECK(writer.segments_closed() == with_suffix(root, ".seg").size());
+    CHECK(closed_calls.load() == static_cast<int>(with_suffix(root, ".seg").size()));
+    if (!closer) {
+        CHECK(with_suffix(root, ".seg").size() > 1);
+    }
+
+    std::size_t malformed = 0;
+    const auto lines = all_closed_lines(root, &malformed);
+    CHECK(malformed == 0);
+    CHECK(lines.size() == static_cast<std::size_t>(threads * per_thread));
+    std::map<std::string, int> seen;
+    std::map<int, int> last_index_of_thread;
+    for (const auto& line : lines) {
+        REQUIRE(line.payload_id);
+        ++seen[*line.payload_id];
+        // Each thread's lines appear in the order it appended them.
+        const std::string& id = *line.payload_id;
+        const auto dash = id.find('-');
+        const int t = std::stoi(id.substr(1, dash - 1));
+        const int i = std::stoi(id.substr(dash + 1));
+        CHECK(line.events_json == bodies[(t + i) % bodies.size()]);
+        auto [previous, inserted] = last_index_of_thread.emplace(t, i);
+        if (!inserted) {
+            CHECK(previous->second < i);
+            previous->second = i;
+        }
+    }
+    CHECK(seen.size() == static_cast<std::size_t>(threads * per_thread));
+    for (const auto& [id, count] : seen) {
+        INFO(id);
+        CHECK(count == 1);
+    }
+}
+
+namespace {
+
+// Runs `body` in a forked child whose files may not grow beyond `max_file_bytes` (SIGXFSZ
+// ignored, so write(2) fails with EFBIG instead of killing it); returns the child's exit status.
+// The child reports what it saw through a file: it must not return into Catch.
+template <class Body> int run_with_file_size_limit(rlim_t max_file_bytes, Body&& body) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int status = 90;
+        try {
+            std::signal(SIGXFSZ, SIG_IGN);
+            const rlimit limit{max_file_bytes, max_file_bytes};
+            if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
+                ::_exit(91);
+            }
+            // The expected write error is logged; keep the test output clean.
+            spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+                "spool-writer-child", std::make_shared<spdlog::sinks::null_sink_mt>()));
+            status = body();
+        } catch (...) {
+            status = 92;
+        }
+        ::_exit(status);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+} // namespace
+
+TEST_CASE("SpoolWriter: a failing write leaves only whole lines", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const fs::path root = spool.root();
+    const std::string big = R"([{"kind":"custom","pad":")" + std::string(400, 'x') + R"("}])";
+    std::string one_line;
+    append_capture_line(one_line, make_record("big-0", big));
+    const std::size_t line_size = one_line.size();
+    bool durable = GENERATE(false, true);
+    CAPTURE(durable);
+
+    SECTION("a write past the limit fails; the segment keeps the whole lines before it") {
+        // Room for three lines and a part of the fourth.
+        const rlim_t limit = 3 * line_size + line_size / 2;
+        const int status = run_with_file_size_limit(limit, [&] {
+            SpoolWriterOptions options;
+            options.durable = durable;
+            SpoolWriter writer(spool, options);
+            int failed_at = -1;
+            Error error{ErrorKind::invalid_input, ""};
+            for (int i = 0; i < 6; ++i) {
+                auto written = writer.append(make_record("big-" + std::to_string(i), big));
+                if (!written) {
+                    failed_at = i;
+                    error = written.error();
+                    break;
+                }
+            }
+            // A line that still fits after the failed one was cut off is written.
+            auto small = writer.append(make_record("small", R"([{"kind":"custom"}])"));
+            // One bit per expectation that did not hold, for the parent to report.
+            const int wrong = (failed_at == 3 ? 0 : 1) | (error.kind == ErrorKind::io ? 0 : 2) |
+                              (writer.write_errors() == 1 ? 0 : 4) |
+                              (writer.lines_written() == 4 ? 0 : 8) | (small ? 0 : 16);
+            writer.close();
+            return wrong;
+        });
+        CHECK(status == 0);
+
+        const auto segments = with_suffix(root, ".seg");
+        REQUIRE(segments.size() == 1);
+        CHECK(files_in(root).size() == 1);
+        const ParsedSegment parsed = parse_segment(segments[0]);
+        CHECK(parsed.ends_with_newline);
+        CHECK(parsed.malformed == 0);
+        std::vector<std::string> ids;
+        for (const auto& line : parsed.lines) {
+            ids.push_back(line.payload_id.value_or(""));
+        }
+        CHECK(ids == std::vector<std::string>{"big-0", "big-1", "big-2", "small"});
+        std::string small_line;
+        append_capture_line(small_line, make_record("small", R"([{"kind":"custom"}])"));
+        CHECK(fs::file_size(segments[0]) == 3 * line_size + small_line.size());
+    }
+
+    SECTION("a first write that fails leaves no segment at all") {
+        const int status = run_with_file_size_limit(line_size / 2, [&] {
+            SpoolWriterOptions options;
+            options.durable = durable;
+            SpoolWriter writer(spool, options);
+            auto first = writer.append(make_record("big-0", big));
+            auto second = writer.append(make_record("big-1", big));
+            const bool ok = !first && !second && writer.write_errors() == 2 &&
+                            writer.lines_written() == 0 && writer.segments_closed() == 0;
+            writer.close();
+            return ok ? 0 : 1;
+        });
+        CHECK(status == 0);
+        CHECK(files_in(root).empty());
+    }
+}
