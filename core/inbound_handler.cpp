@@ -370,7 +370,7 @@ HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
         record.payload_id = id.empty() ? util::make_uuid_v4() : std::string(id);
     }
     record.events_json = json;
-    if (auto appended = m_options.spool_posts->append(record); !appended) {
+    if (auto appended = m_options.spool_posts->append(record, events); !appended) {
         // The writer logs the cause once; every refused post is visible at debug level.
         spdlog::debug("serve: answered 503: {}", appended.error().message);
         HttpResponse response;

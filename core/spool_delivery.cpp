@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace evrelay {
@@ -248,7 +249,7 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
         stats.io_failed.store(true);
         return;
     }
-    std::uint64_t index = 0;
+    std::uint64_t index_number = 0;
     Segment* segment = nullptr;
     if (!m_options.dry_run) {
         auto progress = SpoolProgress::open(path);
@@ -262,8 +263,19 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
         owned->progress = std::move(*progress);
         segment = owned.get();
         std::lock_guard lock(m_mutex);
-        index = m_next_segment++;
-        m_segments.emplace(index, std::move(owned));
+        index_number = m_next_segment++;
+        m_segments.emplace(index_number, std::move(owned));
+    }
+
+    if (segment != nullptr && m_options.index_for && path.extension() == ".seg") {
+        if (auto index = m_options.index_for(path)) {
+            const bool complete = deliver_indexed(path, *index, index_number, *segment, stats);
+            std::lock_guard lock(m_mutex);
+            segment->reading_done = true;
+            segment->keep = segment->keep || !complete;
+            finish_segment_locked(index_number);
+            return;
+        }
     }
 
     const auto now = std::chrono::system_clock::now();
@@ -337,13 +349,7 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
         payload.body = std::string(record.events_json);
         payload.event_count = events;
         payload.created = record.received;
-        if (segment != nullptr) {
-            payload.origin = origin_tag(index, item.line);
-            std::lock_guard lock(m_mutex);
-            m_lines[payload.origin] = Line{index, item.line, events, events, false};
-            ++segment->outstanding;
-        }
-        m_sink.submit(std::move(payload));
+        submit_line(std::move(payload), index_number, item.line, segment);
     }
     if (malformed && !m_options.dry_run) {
         const fs::path bad = m_directory.bad_dir() / path.filename();
@@ -366,8 +372,78 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
         std::lock_guard lock(m_mutex);
         segment->reading_done = true;
         segment->keep = segment->keep || stopped;
-        finish_segment_locked(index);
+        finish_segment_locked(index_number);
     }
+}
+
+bool SpoolDelivery::deliver_indexed(const fs::path& path, const SpoolSegmentIndex& index,
+                                    std::uint64_t segment_index, Segment& segment,
+                                    SpoolDeliveryStats& stats) {
+    util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        spdlog::error("flush: cannot open {}: {}", path.string(), std::strerror(errno));
+        stats.io_failed.store(true);
+        return false;
+    }
+    const auto now = std::chrono::system_clock::now();
+    for (std::size_t i = 0; i < index.size(); ++i) {
+        if (stopping()) {
+            return false;
+        }
+        const SpoolLineIndex& entry = index[i];
+        const std::uint64_t line = i + 1;
+        stats.bytes_read.fetch_add(entry.events_length);
+        if (segment.progress->done(line)) {
+            continue;
+        }
+        stats.payloads_read.fetch_add(1);
+        stats.events_read.fetch_add(entry.event_count);
+        if (m_options.max_age && entry.received < now - *m_options.max_age) {
+            stats.payloads_expired.fetch_add(1);
+            stats.events_expired.fetch_add(entry.event_count);
+            (void)segment.progress->mark_done(line);
+            continue;
+        }
+        Payload payload;
+        payload.body.resize(entry.events_length);
+        std::size_t got = 0;
+        while (got < payload.body.size()) {
+            const ssize_t n =
+                ::pread(fd.get(), payload.body.data() + got, payload.body.size() - got,
+                        static_cast<off_t>(entry.events_offset + got));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                spdlog::error("flush: cannot read {}: {}", path.string(),
+                              n == 0 ? "file shorter than written" : std::strerror(errno));
+                stats.io_failed.store(true);
+                return false;
+            }
+            got += static_cast<std::size_t>(n);
+        }
+        payload.id = entry.payload_id;
+        payload.env_name = m_options.target.env_name.value_or(entry.env_name);
+        payload.sdk = entry.sdk;
+        payload.data = entry.kind;
+        payload.metadata = entry.metadata;
+        payload.event_count = entry.event_count;
+        payload.created = entry.received;
+        submit_line(std::move(payload), segment_index, line, &segment);
+    }
+    return true;
+}
+
+void SpoolDelivery::submit_line(Payload payload, std::uint64_t segment_index, std::uint64_t line,
+                                Segment* segment) {
+    if (segment != nullptr) {
+        payload.origin = origin_tag(segment_index, line);
+        std::lock_guard lock(m_mutex);
+        m_lines[payload.origin] =
+            Line{segment_index, line, payload.event_count, payload.event_count, false};
+        ++segment->outstanding;
+    }
+    m_sink.submit(std::move(payload));
 }
 
 void SpoolDelivery::on_delivered(const Payload& payload) {

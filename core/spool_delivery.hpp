@@ -6,6 +6,7 @@
 #include "core/sender.hpp"
 #include "core/spool_directory.hpp"
 #include "core/spool_progress.hpp"
+#include "core/spool_segment_index.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -28,6 +29,9 @@ struct SpoolDeliveryOptions {
     std::optional<std::chrono::milliseconds> max_age; // older payloads are dropped and reported
     std::size_t max_events_per_payload = 1000;        // incoming/ array and NDJSON files
     bool dry_run = false; // hand payloads to the sink only: no progress, nothing removed
+    // The in-memory index of a segment this process wrote (SpoolWriter::index_of), if any:
+    // such a segment is delivered from it without parsing its lines again.
+    std::function<std::shared_ptr<const SpoolSegmentIndex>(const std::filesystem::path&)> index_for;
 };
 
 // What one pass did. Events and payloads are counted per spool line (a line is one payload).
@@ -97,6 +101,13 @@ class SpoolDelivery {
 
     void ingest_incoming(SpoolDeliveryStats& stats);
     void deliver_segment(const std::filesystem::path& path, SpoolDeliveryStats& stats);
+    // Sends every line of `segment` not yet done, from the index; false when the file cannot be
+    // read (the segment is kept).
+    bool deliver_indexed(const std::filesystem::path& path, const SpoolSegmentIndex& index,
+                         std::uint64_t segment_index, Segment& segment, SpoolDeliveryStats& stats);
+    // Registers a line with the sink's outcomes (origin tag) and submits it.
+    void submit_line(Payload payload, std::uint64_t segment_index, std::uint64_t line,
+                     Segment* segment);
     // A payload (or one piece of a split one) ended; `delivered` also for a dropped too-large
     // event.
     void piece_ended(const Payload& payload, bool delivered);

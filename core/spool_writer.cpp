@@ -48,11 +48,25 @@ SpoolWriter::~SpoolWriter() {
     close();
 }
 
-Result<void> SpoolWriter::append(const CaptureRecord& record) {
+Result<void> SpoolWriter::append(const CaptureRecord& record, std::size_t event_count) {
     std::string line;
     line.reserve(record.events_json.size() + 256);
     append_capture_line(line, record);
-    return append_line(line);
+    std::optional<SpoolLineIndex> entry;
+    if (m_options.max_indexed_lines > 0 && event_count > 0) {
+        entry.emplace();
+        // append_capture_line puts the events last, before "}\n".
+        entry->events_offset = line.size() - 2 - record.events_json.size();
+        entry->events_length = static_cast<std::uint32_t>(record.events_json.size());
+        entry->event_count = static_cast<std::uint32_t>(event_count);
+        entry->payload_id = record.payload_id.value_or("");
+        entry->env_name = record.env_name;
+        entry->sdk = record.sdk;
+        entry->kind = record.kind;
+        entry->metadata = record.metadata;
+        entry->received = record.received;
+    }
+    return append_line(line, std::move(entry));
 }
 
 Result<void> SpoolWriter::append(const Payload& payload) {
@@ -66,7 +80,7 @@ Result<void> SpoolWriter::append(const Payload& payload) {
         record.payload_id = payload.id;
     }
     record.events_json = payload.body;
-    return append(record);
+    return append(record, payload.event_count);
 }
 
 template <class Fn> void SpoolWriter::as_leader(Fn&& fn) {
@@ -83,12 +97,19 @@ template <class Fn> void SpoolWriter::as_leader(Fn&& fn) {
     m_done.notify_all();
 }
 
-Result<void> SpoolWriter::append_line(const std::string& line) {
+Result<void> SpoolWriter::append_line(const std::string& line,
+                                      std::optional<SpoolLineIndex> entry) {
     std::unique_lock lock(m_mutex);
     if (!m_open_group) {
         m_open_group = std::make_shared<Group>();
     }
     std::shared_ptr<Group> mine = m_open_group;
+    if (entry) {
+        entry->events_offset += mine->lines.size();
+        mine->entries.push_back(std::move(*entry));
+    } else {
+        mine->indexable = false;
+    }
     mine->lines += line;
     while (!mine->finished) {
         if (m_leader_active) {
@@ -99,7 +120,7 @@ Result<void> SpoolWriter::append_line(const std::string& line) {
         m_leader_active = true;
         std::shared_ptr<Group> batch = std::move(m_open_group);
         lock.unlock();
-        Result<void> written = write_batch(batch->lines);
+        Result<void> written = write_batch(*batch);
         std::optional<Closing> closing;
         if (written && segment_due()) {
             closing = close_segment();
@@ -132,7 +153,8 @@ Result<void> SpoolWriter::append_line(const std::string& line) {
     return {};
 }
 
-Result<void> SpoolWriter::write_batch(const std::string& batch) {
+Result<void> SpoolWriter::write_batch(Group& group) {
+    const std::string& batch = group.lines;
     if (!m_fd) {
         if (auto opened = open_segment(); !opened) {
             return opened;
@@ -153,6 +175,14 @@ Result<void> SpoolWriter::write_batch(const std::string& batch) {
             }
         }
         return written;
+    }
+    if (m_index && group.indexable) {
+        for (auto& entry : group.entries) {
+            entry.events_offset += m_segment_size;
+            m_index->push_back(std::move(entry));
+        }
+    } else {
+        m_index.reset(); // a line without an entry: the segment is read in full instead
     }
     m_segment_size += batch.size();
     return {};
@@ -188,6 +218,9 @@ Result<void> SpoolWriter::open_segment() {
     m_open_path = open_path;
     m_segment_size = 0;
     m_segment_opened = std::chrono::steady_clock::now();
+    if (m_options.max_indexed_lines > 0) {
+        m_index = std::make_shared<SpoolSegmentIndex>();
+    }
     return {};
 }
 
@@ -208,6 +241,7 @@ std::optional<SpoolWriter::Closing> SpoolWriter::close_segment() {
     closing.open_path = m_open_path;
     closing.closed_path = m_directory.root() / (m_stem + SpoolDirectory::k_closed_suffix);
     closing.empty = m_segment_size == 0;
+    closing.index = std::move(m_index);
     m_segment_size = 0;
     return closing;
 }
@@ -225,6 +259,17 @@ void SpoolWriter::finish_close(Closing closing) {
     }
     if (m_options.durable) {
         sync_directory(m_directory.root());
+    }
+    if (closing.index && !closing.empty) {
+        std::lock_guard lock(m_index_mutex);
+        m_indexed_lines += closing.index->size();
+        m_closed_indexes[closing.closed_path] = std::move(closing.index);
+        // Bounded: while the upstream is away, indexes of old segments are dropped first (names
+        // sort oldest first); those segments are then read in full.
+        while (m_indexed_lines > m_options.max_indexed_lines && !m_closed_indexes.empty()) {
+            m_indexed_lines -= m_closed_indexes.begin()->second->size();
+            m_closed_indexes.erase(m_closed_indexes.begin());
+        }
     }
     closing.fd.close(); // releases the flock
     if (!closing.empty) {
@@ -253,6 +298,12 @@ void SpoolWriter::close() {
     if (closing) {
         finish_close(std::move(*closing));
     }
+}
+
+std::shared_ptr<const SpoolSegmentIndex> SpoolWriter::index_of(const fs::path& closed) {
+    std::lock_guard lock(m_index_mutex);
+    auto found = m_closed_indexes.find(closed);
+    return found == m_closed_indexes.end() ? nullptr : found->second;
 }
 
 void SpoolWriter::discard() {

@@ -3,6 +3,7 @@
 #include "core/capture_record.hpp"
 #include "core/payload.hpp"
 #include "core/spool_directory.hpp"
+#include "core/spool_segment_index.hpp"
 #include "core/util/error.hpp"
 #include "core/util/fd.hpp"
 
@@ -11,10 +12,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace evrelay {
 
@@ -23,6 +26,9 @@ struct SpoolWriterOptions {
     std::chrono::milliseconds segment_age{60000}; // --spool-segment-age
     bool durable = false;                         // --durable: append() returns after fdatasync
     std::function<void()> on_segment_closed;      // a closed segment is ready (wake a drainer)
+    // Keep an in-memory index of the lines of segments closed by this writer (index_of()), up
+    // to this many lines in all (older indexes are dropped first; 0 = keep none).
+    std::size_t max_indexed_lines = 0;
 };
 
 // Appends capture lines (SPEC §6) to the spool's current segment (SPEC §7). The segment is
@@ -44,7 +50,8 @@ class SpoolWriter {
     SpoolWriter& operator=(const SpoolWriter&) = delete;
 
     // One post or payload as one line. Returns once the line is written (durable: on disk).
-    Result<void> append(const CaptureRecord& record);
+    // `event_count` (the events in record.events_json) goes into the segment's index.
+    Result<void> append(const CaptureRecord& record, std::size_t event_count = 0);
     // An undeliverable payload: the line keeps its payload ID, environment name and metadata.
     Result<void> append(const Payload& payload);
 
@@ -52,6 +59,11 @@ class SpoolWriter {
     void rotate_if_due();
     // Closes the open segment, if any; the next append starts a new one.
     void close();
+    // The index of a segment this writer closed (by its ".seg" path); nullptr when none is kept
+    // (options.max_indexed_lines, not written here, or evicted). Indexes stay until evicted
+    // (oldest first, beyond max_indexed_lines): a pass that stopped half-way uses it again.
+    std::shared_ptr<const SpoolSegmentIndex> index_of(const std::filesystem::path& closed);
+
     // Deletes the open segment instead of closing it (an ingest that failed half-way: the
     // source file stays where it is and is read again later).
     void discard();
@@ -62,10 +74,11 @@ class SpoolWriter {
     const SpoolDirectory& directory() const { return m_directory; }
 
   private:
-    Result<void> append_line(const std::string& line);
+    struct Group;
+    Result<void> append_line(const std::string& line, std::optional<SpoolLineIndex> entry);
     // Writes (and syncs) `batch` at the end of the open segment, opening one when needed.
     // Called by the leader only, without m_mutex.
-    Result<void> write_batch(const std::string& batch);
+    Result<void> write_batch(Group& batch);
     Result<void> open_segment();
     // A segment taken off the writer, still locked and named ".open", to be synced, renamed to
     // ".seg" and unlocked by finish_close() — outside leadership, because syncing up to 64 MiB of
@@ -74,6 +87,7 @@ class SpoolWriter {
         util::Fd fd;
         std::filesystem::path open_path, closed_path;
         bool empty = false;
+        std::shared_ptr<SpoolSegmentIndex> index;
     };
     std::optional<Closing> close_segment(); // leader only
     void finish_close(Closing closing);
@@ -86,6 +100,9 @@ class SpoolWriter {
     // whole group. Waiters keep their group alive to read its outcome.
     struct Group {
         std::string lines;
+        // Index entries of the group's lines, their events_offset relative to the group's start.
+        std::vector<SpoolLineIndex> entries;
+        bool indexable = true; // every line of the group has an entry
         bool finished = false;
         std::optional<Error> error;
     };
@@ -104,6 +121,11 @@ class SpoolWriter {
     std::string m_stem;
     std::uint64_t m_segment_size = 0;
     std::chrono::steady_clock::time_point m_segment_opened{};
+    std::shared_ptr<SpoolSegmentIndex> m_index; // of the open segment; null once a line lacks one
+
+    std::mutex m_index_mutex;
+    std::map<std::filesystem::path, std::shared_ptr<const SpoolSegmentIndex>> m_closed_indexes;
+    std::size_t m_indexed_lines = 0;
 
     std::atomic<std::uint64_t> m_lines{0};
     std::atomic<std::uint64_t> m_errors{0};
