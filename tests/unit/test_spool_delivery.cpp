@@ -158,6 +158,12 @@ class FakeUpstream : public PayloadSink {
         reporter.join();
     }
 
+    // Waits until the worker has reported everything queued (it has left the listener).
+    void wait_idle() {
+        std::unique_lock lock(m_mutex);
+        m_wake.wait(lock, [this] { return m_queue.empty() && !m_busy; });
+    }
+
     void stop() {
         {
             std::lock_guard lock(m_mutex);
@@ -195,9 +201,12 @@ class FakeUpstream : public PayloadSink {
             }
             auto [payload, answer] = std::move(m_queue.front());
             m_queue.pop_front();
+            m_busy = true;
             lock.unlock();
             report(std::move(payload), answer);
             lock.lock();
+            m_busy = false;
+            m_wake.notify_all();
         }
     }
 
@@ -242,6 +251,7 @@ class FakeUpstream : public PayloadSink {
     std::deque<std::pair<Payload, Answer>> m_queue;
     std::vector<std::pair<Payload, Answer>> m_held;
     bool m_stopping = false;
+    bool m_busy = false;
     std::thread m_worker;
 };
 
@@ -377,6 +387,7 @@ struct Harness {
         }
         all_stats.push_back(std::make_unique<SpoolDeliveryStats>());
         delivery->run(*all_stats.back());
+        upstream.wait_idle();
         return *all_stats.back();
     }
 
