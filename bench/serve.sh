@@ -19,6 +19,8 @@
 #   BENCH_NO_BUILD    1: do not build, use what is in the build directory
 #   BENCH_PERF        1: also `perf record -g` serve during each load into $BENCH_OUT/perf-serve-*.data
 #                        (perf costs CPU too: do not put figures of such a run in the table)
+#   BENCH_PERF_CALL_GRAPH perf's --call-graph (default fp; "dwarf,16384" gives whole stacks in
+#                        this RelWithDebInfo build, which omits frame pointers, at more cost)
 #
 # Output: progress on stderr, then a "== results ==" block of key=value lines, the targets
 # (met/missed) and markdown rows for bench/README.md on stdout. Exit status 1 when a check that
@@ -249,7 +251,7 @@ run_serve() { # NAME SERVE-ARGS...
     pids+=("$sampler")
     if [[ ${BENCH_PERF:-0} == 1 ]]; then
         mkdir -p "$out"
-        perf record -g -o "$out/perf-serve-$name.data" -p "$serve" -- sleep "$duration_s" \
+        perf record --call-graph "${BENCH_PERF_CALL_GRAPH:-fp}" -F 999 -o "$out/perf-serve-$name.data" -p "$serve" -- sleep "$duration_s" \
             >"$work/perf-$name.log" 2>&1 &
         perf_pid=$!
         pids+=("$perf_pid")

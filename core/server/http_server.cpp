@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -50,8 +51,18 @@ namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 
-// How much an idle session reads at once while it waits for the next request.
+// How much an idle session reads at once while it waits for the next request: at least this,
+// and as much as the previous request took (header allowance plus body), up to
+// k_max_wait_read_bytes, so that a client posting bodies of similar size has its whole next
+// request read by one recv() and parsed without another trip through the event loop. The
+// session's buffer keeps that capacity (bounded by the maximum) between requests.
 constexpr std::size_t k_read_chunk_bytes = 4096;
+constexpr std::size_t k_max_wait_read_bytes = 64 * 1024;
+constexpr std::size_t k_header_allowance_bytes = 1024;
+// A body is read into a string with this much spare capacity past its end: simdjson reads up to
+// 64 bytes past the JSON (SIMDJSON_PADDING), and with that room the inbound handler and the
+// splitter parse the body in place instead of reallocating and copying it.
+constexpr std::size_t k_body_padding_bytes = 64;
 // After an error answer (413, 400, 431) the client may still be sending its body; closing with
 // unread data makes the kernel send a reset, which can destroy the answer before the client reads
 // it. So the session stops sending and discards input for at most this long ("lingering close").
@@ -66,14 +77,72 @@ constexpr auto k_cancel_wait = std::chrono::milliseconds(100);
 // The signal thread's sigtimedwait timeout: how quickly it notices that the server is gone.
 constexpr long k_signal_poll_ns = 100'000'000;
 
-std::string http_date() {
+// The Date header's value, formatted once per second per thread (strftime per answer showed up
+// in profiles).
+std::string_view http_date() {
+    thread_local std::time_t cached_second = -1;
+    thread_local char buffer[64];
+    thread_local std::size_t length = 0;
     const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buffer[64];
-    const std::size_t n = std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    return std::string(buffer, n);
+    if (now != cached_second) {
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        length = std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_second = now;
+    }
+    return std::string_view(buffer, length);
 }
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return (x | 0x20) == (y | 0x20);
+           });
+}
+
+// A request body read into a std::string, as http::string_body, except that the reader reserves
+// Content-Length plus k_body_padding_bytes up front and appends (string_body resizes, which
+// zero-fills, then copies), so the body never needs to grow for simdjson's padding.
+struct RequestBody {
+    using value_type = std::string;
+
+    static std::uint64_t size(const value_type& body) { return body.size(); }
+
+    class reader {
+      public:
+        template <bool isRequest, class Fields>
+        reader(http::header<isRequest, Fields>&, value_type& body) : m_body(body) {}
+
+        void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+            if (length) {
+                if (*length > m_body.max_size() - k_body_padding_bytes) {
+                    ec = http::error::buffer_overflow;
+                    return;
+                }
+                m_body.reserve(static_cast<std::size_t>(*length) + k_body_padding_bytes);
+            }
+            ec = {};
+        }
+
+        template <class ConstBufferSequence>
+        std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+            const std::size_t bytes = beast::buffer_bytes(buffers);
+            if (bytes > m_body.max_size() - m_body.size()) {
+                ec = http::error::buffer_overflow;
+                return 0;
+            }
+            for (const auto buffer : beast::buffers_range_ref(buffers)) {
+                m_body.append(static_cast<const char*>(buffer.data()), buffer.size());
+            }
+            ec = {};
+            return bytes;
+        }
+
+        void finish(beast::error_code& ec) { ec = {}; }
+
+      private:
+        value_type& m_body;
+    };
+};
 
 // {"message":"…"}: the messages are ours and Beast's (ASCII), so escaping quotes, backslashes and
 // control characters is all it needs.
@@ -240,6 +309,12 @@ class HttpSession : public SessionControl,
             m_peer = endpoint_text(peer);
             m_from_loopback = is_loopback(peer.address());
         }
+        if constexpr (!k_tls) {
+            // write_response() writes synchronously, which must never wait for the client.
+            beast::error_code nb_ec;
+            tcp().socket().non_blocking(true, nb_ec);
+            m_write_at_once = !nb_ec;
+        }
         if constexpr (k_tls) {
             m_state = State::handshake;
             tcp().expires_after(m_server.options.header_timeout);
@@ -268,14 +343,16 @@ class HttpSession : public SessionControl,
             return;
         }
         if (m_buffer.size() > 0) {
-            do_read_header(true); // the client pipelined: the next request is already here
+            start_request(true); // the client pipelined: the next request is already here
             return;
         }
         m_state = State::waiting;
         tcp().expires_after(m_first_request ? m_server.options.header_timeout
                                             : m_server.options.idle_timeout);
+        const std::size_t read_bytes =
+            std::clamp(m_last_request_bytes, k_read_chunk_bytes, k_max_wait_read_bytes);
         m_stream.async_read_some(
-            m_buffer.prepare(k_read_chunk_bytes),
+            m_buffer.prepare(read_bytes),
             beast::bind_front_handler(&HttpSession::on_wait, this->shared_from_this()));
     }
 
@@ -287,10 +364,33 @@ class HttpSession : public SessionControl,
         }
         // On a new connection the header deadline has run since the connection opened (or the
         // TLS handshake ended): the whole first header must arrive within it.
-        do_read_header(!m_first_request);
+        start_request(!m_first_request);
     }
 
-    void do_read_header(bool arm_deadline) {
+    // Feeds the parser what the buffer already holds, up to the end of the header (header_only)
+    // or of the message, without a trip through the event loop (Beast's read operations post
+    // their completion even when they read nothing). False with `ec` set on an error; needing
+    // more input is not one.
+    bool parse_buffered(bool header_only, beast::error_code& ec) {
+        while (m_buffer.size() > 0 &&
+               !(header_only ? m_parser->is_header_done() : m_parser->is_done())) {
+            const std::size_t used = m_parser->put(m_buffer.data(), ec);
+            m_buffer.consume(used);
+            if (ec == http::error::need_more) {
+                ec = {};
+                return true;
+            }
+            if (ec) {
+                return false;
+            }
+            if (used == 0) {
+                break; // let Beast's read operation take it from here
+            }
+        }
+        return true;
+    }
+
+    void start_request(bool arm_deadline) {
         m_state = State::reading;
         m_parser.emplace();
         m_parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
@@ -298,6 +398,15 @@ class HttpSession : public SessionControl,
         m_parser->body_limit(static_cast<std::uint64_t>(m_server.options.max_body_bytes));
         if (arm_deadline) {
             tcp().expires_after(m_server.options.header_timeout);
+        }
+        beast::error_code ec;
+        if (!parse_buffered(true, ec)) {
+            on_read_error(ec, "read header");
+            return;
+        }
+        if (m_parser->is_header_done()) {
+            on_header();
+            return;
         }
         http::async_read_header(
             m_stream, m_buffer, *m_parser,
@@ -309,6 +418,10 @@ class HttpSession : public SessionControl,
             on_read_error(ec, "read header");
             return;
         }
+        on_header();
+    }
+
+    void on_header() {
         if (m_parser->is_done()) {
             handle_request(); // no body
             return;
@@ -339,6 +452,21 @@ class HttpSession : public SessionControl,
     void do_read_body() {
         m_state = State::reading;
         tcp().expires_after(m_server.options.body_timeout);
+        beast::error_code ec;
+        if (!parse_buffered(false, ec)) {
+            on_read_error(ec, "read body");
+            return;
+        }
+        if (m_parser->is_done()) {
+            handle_request(); // the body came with the header
+            return;
+        }
+        // Beast sizes each read by the buffer's free capacity: make room for the rest of a
+        // Content-Length body (up to k_max_wait_read_bytes) so it arrives in as few reads.
+        if (const auto remaining = m_parser->content_length_remaining()) {
+            m_buffer.reserve(m_buffer.size() + static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                   *remaining, k_max_wait_read_bytes)));
+        }
         http::async_read(
             m_stream, m_buffer, *m_parser,
             beast::bind_front_handler(&HttpSession::on_read_body, this->shared_from_this()));
@@ -376,6 +504,7 @@ class HttpSession : public SessionControl,
         m_state = State::handling;
         m_first_request = false;
         auto& message = m_parser->get();
+        m_last_request_bytes = message.body().size() + k_header_allowance_bytes;
         HttpRequest request;
         request.method = std::string(message.method_string());
         request.target = std::string(message.target());
@@ -418,38 +547,101 @@ class HttpSession : public SessionControl,
             false);
     }
 
+    // Serialises the answer by hand (the status line, the handler's headers, Date, Connection
+    // and Content-Length as Beast's serializer would write them) and, on a plain connection,
+    // writes it at once: an answer fits the socket buffer nearly always, and then the session
+    // goes on without a trip through the event loop. What does not fit (and every TLS answer)
+    // is written asynchronously under write_timeout.
     void write_response(HttpResponse&& response, unsigned version, bool keep_alive) {
-        auto& out = m_response.emplace();
-        out.version(version);
         if (response.status < 100 || response.status > 599) {
             spdlog::error("serve: request handler returned status {}; answering 500",
                           response.status);
             response.status = 500;
         }
-        out.result(static_cast<unsigned>(response.status));
-        for (auto& [name, value] : response.headers) {
-            out.insert(name, value);
+        const int status = response.status;
+        const bool has_body = !status_forbids_body(status);
+        std::string& head = m_out_head;
+        head.clear();
+        head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+        head += std::to_string(status);
+        head += ' ';
+        head += http::obsolete_reason(static_cast<http::status>(status));
+        head += "\r\n";
+        bool has_date = false;
+        for (const auto& [name, value] : response.headers) {
+            // Framing and connection headers are the server's, as prepare_payload() and
+            // keep_alive() made them with Beast's serializer.
+            if (iequals_ascii(name, "Content-Length") || iequals_ascii(name, "Transfer-Encoding") ||
+                iequals_ascii(name, "Connection")) {
+                continue;
+            }
+            has_date = has_date || iequals_ascii(name, "Date");
+            head.append(name).append(": ").append(value).append("\r\n");
         }
-        if (out.find(http::field::date) == out.end()) {
-            out.set(http::field::date, http_date());
+        if (!has_date) {
+            head.append("Date: ").append(http_date()).append("\r\n");
         }
-        out.keep_alive(keep_alive);
-        if (status_forbids_body(response.status)) {
-            out.erase(http::field::content_length);
+        if (version >= 11 && !keep_alive) {
+            head += "Connection: close\r\n";
+        } else if (version < 11 && keep_alive) {
+            head += "Connection: keep-alive\r\n";
+        }
+        if (has_body) {
+            head.append("Content-Length: ").append(std::to_string(response.body.size()));
+            head += "\r\n";
+            m_out_body = std::move(response.body);
         } else {
-            out.body() = std::move(response.body);
-            out.prepare_payload(); // Content-Length (string_body knows its size)
+            m_out_body.clear();
         }
+        head += "\r\n";
+        m_close_after_write = !keep_alive;
         m_state = State::writing;
+
+        std::array<asio::const_buffer, 2> buffers{asio::buffer(m_out_head),
+                                                  asio::buffer(m_out_body)};
+        if (!k_tls && m_write_at_once) {
+            beast::error_code ec;
+            const std::size_t total = m_out_head.size() + m_out_body.size();
+            const std::size_t written = tcp().socket().write_some(buffers, ec);
+            if (!ec && written == total) {
+                if (m_buffer.size() > 0) {
+                    // A pipelined request is waiting: go on from the event loop, so that a burst
+                    // of them does not nest calls on the stack.
+                    asio::post(m_stream.get_executor(),
+                               beast::bind_front_handler(&HttpSession::on_write,
+                                                         this->shared_from_this(),
+                                                         beast::error_code{}, written));
+                    return;
+                }
+                on_write({}, written);
+                return;
+            }
+            if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+                on_write(ec, 0);
+                return;
+            }
+            if (!ec) {
+                // Partly written: the rest goes asynchronously.
+                if (written < m_out_head.size()) {
+                    buffers[0] = asio::buffer(m_out_head) + written;
+                } else {
+                    buffers[0] = asio::const_buffer();
+                    buffers[1] = asio::buffer(m_out_body) + (written - m_out_head.size());
+                }
+            }
+        }
         tcp().expires_after(m_server.options.write_timeout);
-        http::async_write(
-            m_stream, out,
+        asio::async_write(
+            m_stream, buffers,
             beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this()));
     }
 
     void on_write(beast::error_code ec, std::size_t) {
-        const bool close = m_response->need_eof();
-        m_response.reset();
+        const bool close = m_close_after_write;
+        m_out_body.clear();
+        if (m_out_body.capacity() > k_max_wait_read_bytes) {
+            m_out_body.shrink_to_fit(); // a large answer (e.g. /metrics) is not kept
+        }
         if (ec) {
             fail(ec, "write");
             return;
@@ -531,9 +723,13 @@ class HttpSession : public SessionControl,
     HttpServer::Impl& m_server;
     Stream m_stream;
     beast::flat_buffer m_buffer;
-    std::optional<http::request_parser<http::string_body>> m_parser;
-    std::optional<http::response<http::string_body>> m_response;
+    std::optional<http::request_parser<RequestBody>> m_parser;
     std::optional<http::response<http::empty_body>> m_continue;
+    std::string m_out_head; // the answer being written: status line and headers
+    std::string m_out_body; // and its body
+    std::size_t m_last_request_bytes = 0;
+    bool m_close_after_write = false;
+    bool m_write_at_once = false; // plain socket in non-blocking mode
     std::string m_peer = "?";
     bool m_from_loopback = false;
     bool m_first_request = true;
