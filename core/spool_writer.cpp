@@ -83,18 +83,26 @@ Result<void> SpoolWriter::append(const Payload& payload) {
     return append(record, payload.event_count);
 }
 
+void SpoolWriter::hand_over_leadership_locked() {
+    m_leader_active = false;
+    // Wake one appender of the group that collected meanwhile (it becomes the next leader), and
+    // one thread waiting in as_leader(); whoever takes the mutex first leads, the other waits
+    // again. Waking every waiter instead made each group cost one context switch per thread.
+    if (m_open_group) {
+        m_open_group->wake.notify_one();
+    }
+    m_leader_free.notify_one();
+}
+
 template <class Fn> void SpoolWriter::as_leader(Fn&& fn) {
     {
         std::unique_lock lock(m_mutex);
-        m_done.wait(lock, [this] { return !m_leader_active; });
+        m_leader_free.wait(lock, [this] { return !m_leader_active; });
         m_leader_active = true;
     }
     fn();
-    {
-        std::lock_guard lock(m_mutex);
-        m_leader_active = false;
-    }
-    m_done.notify_all();
+    std::lock_guard lock(m_mutex);
+    hand_over_leadership_locked();
 }
 
 Result<void> SpoolWriter::append_line(const std::string& line,
@@ -113,7 +121,7 @@ Result<void> SpoolWriter::append_line(const std::string& line,
     mine->lines += line;
     while (!mine->finished) {
         if (m_leader_active) {
-            m_done.wait(lock);
+            mine->wake.wait(lock);
             continue;
         }
         // Not finished and no leader: `mine` is still the open group. Lead it.
@@ -130,8 +138,8 @@ Result<void> SpoolWriter::append_line(const std::string& line,
         if (!written) {
             batch->error = written.error();
         }
-        m_leader_active = false;
-        m_done.notify_all();
+        batch->wake.notify_all(); // the group's own appenders: their lines are written
+        hand_over_leadership_locked();
         if (closing) {
             // This group's lines are already on disk (or written, when not durable): answer
             // after the sync of the closed segment like any other caller would, without holding

@@ -103,15 +103,19 @@ class SpoolWriter {
         // Index entries of the group's lines, their events_offset relative to the group's start.
         std::vector<SpoolLineIndex> entries;
         bool indexable = true; // every line of the group has an entry
+        // Its appenders wait here: for the group to be written, or to become the leader.
+        std::condition_variable wake;
         bool finished = false;
         std::optional<Error> error;
     };
     // Makes the calling thread the leader (waiting for the current one to finish), runs fn
     // without the mutex, then hands leadership back.
     template <class Fn> void as_leader(Fn&& fn);
+    // Ends the calling thread's leadership and wakes who may take it next. Needs m_mutex.
+    void hand_over_leadership_locked();
 
     std::mutex m_mutex;
-    std::condition_variable m_done;
+    std::condition_variable m_leader_free; // as_leader() waits here for the leader to finish
     std::shared_ptr<Group> m_open_group;
     bool m_leader_active = false;
 
