@@ -38,6 +38,17 @@ std::uint64_t size_on_disk(const fs::path& path) {
     return error ? 0 : size;
 }
 
+// A name in bad/ that no earlier file holds: files there are never replaced or deleted (a cron job
+// dropping "events.ndjson" every hour must not overwrite the previous bad one).
+fs::path unused_bad_path(const SpoolDirectory& directory, const std::string& name) {
+    fs::path candidate = directory.bad_dir() / name;
+    std::error_code error;
+    for (int n = 1; fs::exists(candidate, error) && n < 100000; ++n) {
+        candidate = directory.bad_dir() / (name + "." + std::to_string(n));
+    }
+    return candidate;
+}
+
 } // namespace
 
 SpoolDelivery::SpoolDelivery(SpoolDirectory directory, PayloadSink& sink,
@@ -129,7 +140,11 @@ void SpoolDelivery::ingest_incoming(SpoolDeliveryStats& stats) {
             if (!next) {
                 spdlog::error("flush: {}: {}", path.string(), next.error().message);
                 failed = next.error().kind == ErrorKind::io;
-                malformed = !failed;
+                if (!failed) {
+                    // Corrupt or truncated gzip: what was read is kept, the file goes to bad/.
+                    malformed = true;
+                    stats.malformed.fetch_add(1);
+                }
                 break;
             }
             if (*next == EventReader::Next::end) {
@@ -211,7 +226,7 @@ void SpoolDelivery::ingest_incoming(SpoolDeliveryStats& stats) {
         stats.files_ingested.fetch_add(1);
         std::error_code error;
         if (malformed) {
-            const fs::path bad = m_directory.bad_dir() / path.filename();
+            const fs::path bad = unused_bad_path(m_directory, path.filename().string());
             fs::rename(path, bad, error);
             spdlog::warn("flush: {} holds malformed data; its valid events are queued for "
                          "delivery, the file is kept as {}",
@@ -283,6 +298,7 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
     InputItem item;
     InputProblem problem;
     bool malformed = false;
+    std::vector<std::uint64_t> malformed_lines; // recorded as done once copied to bad/
     bool stopped = false;
     std::uint64_t read_before = 0;
     while (true) {
@@ -317,9 +333,7 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
             stats.malformed.fetch_add(1);
             malformed = true;
             m_on_problem(problem);
-            if (segment != nullptr) {
-                (void)segment->progress->mark_done(problem.line);
-            }
+            malformed_lines.push_back(problem.line);
             continue;
         }
         if (segment != nullptr && segment->progress->done(item.line)) {
@@ -366,6 +380,11 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
             spdlog::warn("flush: {} holds malformed lines; a copy is kept as {}, its other "
                          "lines are delivered",
                          path.filename().string(), bad.string());
+            if (segment != nullptr) {
+                for (const std::uint64_t line : malformed_lines) {
+                    (void)segment->progress->mark_done(line);
+                }
+            }
         }
     }
     if (segment != nullptr) {
@@ -440,14 +459,14 @@ void SpoolDelivery::submit_line(Payload payload, std::uint64_t segment_index, st
         payload.origin = origin_tag(segment_index, line);
         std::lock_guard lock(m_mutex);
         m_lines[payload.origin] =
-            Line{segment_index, line, payload.event_count, payload.event_count, false};
+            Line{segment_index, line, payload.event_count, payload.event_count, 0, false};
         ++segment->outstanding;
     }
     m_sink.submit(std::move(payload));
 }
 
 void SpoolDelivery::on_delivered(const Payload& payload) {
-    piece_ended(payload, true);
+    piece_ended(payload, true, false);
 }
 
 void SpoolDelivery::on_undeliverable(const Payload& payload, Undeliverable reason,
@@ -473,13 +492,13 @@ void SpoolDelivery::on_undeliverable(const Payload& payload, Undeliverable reaso
         if (m_stats != nullptr) {
             m_stats->events_too_large.fetch_add(payload.event_count);
         }
-        piece_ended(payload, true);
+        piece_ended(payload, true, true);
         return;
     }
-    piece_ended(payload, false);
+    piece_ended(payload, false, false);
 }
 
-void SpoolDelivery::piece_ended(const Payload& payload, bool delivered) {
+void SpoolDelivery::piece_ended(const Payload& payload, bool delivered, bool too_large) {
     std::lock_guard lock(m_mutex);
     auto found = m_lines.find(payload.origin);
     if (found == m_lines.end()) {
@@ -487,6 +506,9 @@ void SpoolDelivery::piece_ended(const Payload& payload, bool delivered) {
     }
     Line& line = found->second;
     line.failed = line.failed || !delivered;
+    if (too_large) {
+        line.too_large += payload.event_count;
+    }
     line.remaining -= std::min(line.remaining, payload.event_count);
     if (line.remaining != 0) {
         return;
@@ -497,7 +519,7 @@ void SpoolDelivery::piece_ended(const Payload& payload, bool delivered) {
         if (!line.failed) {
             if (m_stats != nullptr) {
                 m_stats->payloads_delivered.fetch_add(1);
-                m_stats->events_delivered.fetch_add(line.events);
+                m_stats->events_delivered.fetch_add(line.events - line.too_large);
             }
             if (auto marked = s.progress->mark_done(line.line); !marked) {
                 spdlog::error("flush: {}", marked.error().message);

@@ -96,6 +96,7 @@ class SpoolDelivery {
         std::uint64_t line = 0;
         std::size_t events = 0;    // of the whole line
         std::size_t remaining = 0; // events whose piece has not ended (413 splits make pieces)
+        std::size_t too_large = 0; // events dropped as too large (counted apart, not delivered)
         bool failed = false;
     };
 
@@ -109,8 +110,8 @@ class SpoolDelivery {
     void submit_line(Payload payload, std::uint64_t segment_index, std::uint64_t line,
                      Segment* segment);
     // A payload (or one piece of a split one) ended; `delivered` also for a dropped too-large
-    // event.
-    void piece_ended(const Payload& payload, bool delivered);
+    // event (`too_large`), which completes its line without counting as delivered.
+    void piece_ended(const Payload& payload, bool delivered, bool too_large);
     void finish_segment_locked(std::uint64_t index);
     bool stopping() const;
 

@@ -16,14 +16,18 @@ namespace evrelay {
 Result<std::unique_ptr<SpoolProgress>> SpoolProgress::open(const std::filesystem::path& segment) {
     const std::filesystem::path path = SpoolDirectory::progress_path(segment);
     std::unordered_set<std::uint64_t> done;
+    std::uint64_t whole_bytes = 0; // up to and including the last '\n'
+    bool torn = false;
     {
         std::ifstream in(path);
         std::string record;
         // getline() returns the torn last record too; it has no '\n' — eof() says so.
         while (std::getline(in, record)) {
             if (in.eof()) {
+                torn = !record.empty();
                 break;
             }
+            whole_bytes += record.size() + 1;
             std::uint64_t line = 0;
             const auto [end, error] =
                 std::from_chars(record.data(), record.data() + record.size(), line);
@@ -36,6 +40,12 @@ Result<std::unique_ptr<SpoolProgress>> SpoolProgress::open(const std::filesystem
     if (!fd) {
         return make_error(ErrorKind::io, "cannot open spool progress file " + path.string() + ": " +
                                              std::strerror(errno));
+    }
+    // A torn last record (a crash mid-write) is cut off before anything is appended: "1\n2\n1"
+    // followed by "3\n" would otherwise read back as line 13.
+    if (torn && ::ftruncate(fd.get(), static_cast<off_t>(whole_bytes)) != 0) {
+        return make_error(ErrorKind::io, "cannot repair spool progress file " + path.string() +
+                                             ": " + std::strerror(errno));
     }
     return std::unique_ptr<SpoolProgress>(new SpoolProgress(path, std::move(fd), std::move(done)));
 }
