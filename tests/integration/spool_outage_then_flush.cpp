@@ -29,6 +29,16 @@ TEST_CASE("serve spools what a down upstream refused; flush delivers it all once
         const auto events = make_events(400);
         accepted = post_events(serve.port(), k_key, events, 20);
         REQUIRE(accepted == events);
+        // /metrics counts what went to the spool instead of being dropped.
+        const bool all_spooled = wait_until(
+            [&] {
+                return http_request(serve.port(), "GET", "/metrics")
+                           .body.find(
+                               "evrelay_events_spooled_total{env=\"default\",sdk=\"server\"} "
+                               "400") != std::string::npos;
+            },
+            std::chrono::seconds(20));
+        CHECK(all_spooled);
         serve.process().send_signal(SIGTERM);
         const auto status = serve.process().wait(std::chrono::seconds(30));
         INFO(serve.process().stderr_text());
