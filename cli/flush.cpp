@@ -1,5 +1,6 @@
 #include "flush.hpp"
 
+#include "delivery_sink.hpp"
 #include "exit_status.hpp"
 #include "progress_display.hpp"
 #include "signal_watcher.hpp"
@@ -113,20 +114,11 @@ int run_flush(const FlushOptions& options) {
     DeliveryLedger ledger(counters);
     SpoolingListener listener(ledger, counters, nullptr);
 
-    std::unique_ptr<PayloadSink> sink;
-    Sender* sender = nullptr;
-    DryRunPrinter* printer = nullptr;
-    if (options.dry_run) {
-        UpstreamRequestOptions request_options{settings.sender.events_uri,
-                                               settings.sender.user_agent, settings.sender.gzip};
-        auto owned = std::make_unique<DryRunPrinter>(stdout, environments, request_options);
-        printer = owned.get();
-        sink = std::move(owned);
-    } else {
-        auto owned = std::make_unique<Sender>(settings.sender, environments, listener, counters);
-        sender = owned.get();
-        sink = std::move(owned);
-    }
+    DeliverySink delivery_sink =
+        make_delivery_sink(options.dry_run, settings, environments, listener, counters);
+    PayloadSink* sink = delivery_sink.sink.get();
+    Sender* sender = delivery_sink.sender;
+    DryRunPrinter* printer = delivery_sink.printer;
 
     SpoolDeliveryOptions delivery_options;
     delivery_options.target.env_name = settings.environments.target;

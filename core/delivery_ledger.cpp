@@ -1,5 +1,7 @@
 #include "core/delivery_ledger.hpp"
 
+#include "core/credential.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace evrelay {
@@ -20,6 +22,21 @@ DropReason drop_reason_for(Undeliverable reason) {
     return DropReason::shutdown;
 }
 
+bool is_credential_problem(Undeliverable reason) {
+    return reason == Undeliverable::rejected || reason == Undeliverable::disabled ||
+           reason == Undeliverable::no_credential;
+}
+
+std::string describe_credential_problem(const Payload& payload, Undeliverable reason,
+                                        long last_status) {
+    if (reason == Undeliverable::no_credential) {
+        return "environment \"" + payload.env_name + "\" has no " +
+               std::string(to_string(credential_kind_for(payload.sdk)));
+    }
+    return "upstream answered " + std::to_string(last_status) + " for environment \"" +
+           payload.env_name + "\" (" + std::string(to_string(payload.sdk)) + ")";
+}
+
 void DeliveryLedger::on_delivered(const Payload&, long) {
     // The sender counts deliveries itself; nothing is owed here.
 }
@@ -27,17 +44,11 @@ void DeliveryLedger::on_delivered(const Payload&, long) {
 void DeliveryLedger::on_undeliverable(Payload payload, Undeliverable reason, long last_status) {
     m_counters.for_target(payload.env_name, payload.sdk)
         .drop(drop_reason_for(reason), payload.event_count);
-    if (reason == Undeliverable::rejected || reason == Undeliverable::disabled ||
-        reason == Undeliverable::no_credential) {
+    if (is_credential_problem(reason)) {
         m_rejected.store(true);
         std::lock_guard lock(m_mutex);
         if (!m_first_rejection) {
-            m_first_rejection = reason == Undeliverable::no_credential
-                                    ? "environment \"" + payload.env_name + "\" has no " +
-                                          std::string(to_string(credential_kind_for(payload.sdk)))
-                                    : "upstream answered " + std::to_string(last_status) +
-                                          " for environment \"" + payload.env_name + "\" (" +
-                                          std::string(to_string(payload.sdk)) + ")";
+            m_first_rejection = describe_credential_problem(payload, reason, last_status);
         }
     }
     std::uint64_t suppressed = 0;

@@ -13,6 +13,13 @@ namespace evrelay {
 
 DropReason drop_reason_for(Undeliverable reason);
 
+// True for the reasons that mean the credential cannot be used (exit 78).
+bool is_credential_problem(Undeliverable reason);
+// "upstream answered 401 for environment "production" (server)", or "environment "x" has no SDK
+// key": what replay and flush say when they exit 78.
+std::string describe_credential_problem(const Payload& payload, Undeliverable reason,
+                                        long last_status);
+
 // The end of the line for payloads the sender gave up on when there is no spool: counts the
 // dropped events by reason and logs a rate-limited warning (SPEC §2: nothing is dropped
 // silently). Remembers whether the upstream rejected a credential, which makes replay exit 78.

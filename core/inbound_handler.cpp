@@ -353,23 +353,36 @@ void InboundHandler::forward_diagnostic(const Route& route, const Environment& e
                                     std::move(passthrough));
 }
 
-HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
-                                        const Environment& environment, const HttpRequest& request,
-                                        const PayloadMetadata& metadata, std::string_view json,
-                                        std::size_t events) {
+CaptureRecord InboundHandler::post_record(const Route& route, DataKind kind,
+                                          const Environment& environment,
+                                          const HttpRequest& request,
+                                          const PayloadMetadata& metadata, std::string_view json) {
     CaptureRecord record;
     record.received = std::chrono::system_clock::now();
     record.env_name = environment_label(environment);
     record.sdk = route.sdk;
     record.kind = kind;
     record.metadata = metadata;
-    if (kind == DataKind::analytics) {
-        // The SDK's own payload ID, when it sent one: a post the SDK retries (after a 503, or a
-        // lost 202) then reaches the upstream under one ID, which it de-duplicates.
-        const auto id = trim(request.header("X-LaunchDarkly-Payload-ID"));
-        record.payload_id = id.empty() ? util::make_uuid_v4() : std::string(id);
+    if (const auto id = trim(request.header("X-LaunchDarkly-Payload-ID")); !id.empty()) {
+        record.payload_id = std::string(id);
     }
     record.events_json = json;
+    return record;
+}
+
+HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
+                                        const Environment& environment, const HttpRequest& request,
+                                        const PayloadMetadata& metadata, std::string_view json,
+                                        std::size_t events) {
+    CaptureRecord record = post_record(route, kind, environment, request, metadata, json);
+    if (kind == DataKind::analytics && !record.payload_id) {
+        // The SDK's own payload ID when it sent one (post_record keeps it): a post the SDK
+        // retries (after a 503, or a lost 202) then reaches the upstream under one ID, which it
+        // de-duplicates. Otherwise a new one.
+        record.payload_id = util::make_uuid_v4();
+    } else if (kind == DataKind::diagnostic) {
+        record.payload_id.reset(); // diagnostic payloads carry no payload ID (SPEC §2)
+    }
     if (auto appended = m_options.spool_posts->append(record, events); !appended) {
         // The writer logs the cause once; every refused post is visible at debug level.
         spdlog::debug("serve: answered 503: {}", appended.error().message);
@@ -394,16 +407,7 @@ void InboundHandler::capture(const Route& route, DataKind kind, const Environmen
     if (m_capture == nullptr) {
         return;
     }
-    CaptureRecord record;
-    record.received = std::chrono::system_clock::now();
-    record.env_name = environment_label(environment);
-    record.sdk = route.sdk;
-    record.kind = kind;
-    record.metadata = metadata;
-    if (const auto id = trim(request.header("X-LaunchDarkly-Payload-ID")); !id.empty()) {
-        record.payload_id = std::string(id);
-    }
-    record.events_json = json;
+    const CaptureRecord record = post_record(route, kind, environment, request, metadata, json);
     // A failed capture write is logged by the writer; the post itself was fine.
     (void)m_capture->write(record);
 }

@@ -59,6 +59,10 @@ class InboundHandler {
                  const HttpRequest& request, const PayloadMetadata& metadata,
                  std::string_view json);
     HttpResponse reject(int status, std::string_view message);
+    // An accepted post as a capture line (SPEC §6), with the SDK's payload ID if it sent one.
+    static CaptureRecord post_record(const Route& route, DataKind kind,
+                                     const Environment& environment, const HttpRequest& request,
+                                     const PayloadMetadata& metadata, std::string_view json);
     // Appends an accepted post to the spool (options.spool_posts); 202 or 503.
     HttpResponse spool_post(const Route& route, DataKind kind, const Environment& environment,
                             const HttpRequest& request, const PayloadMetadata& metadata,

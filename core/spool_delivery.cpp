@@ -1,6 +1,6 @@
 #include "core/spool_delivery.hpp"
 
-#include "core/credential.hpp"
+#include "core/delivery_ledger.hpp"
 #include "core/spool_writer.hpp"
 #include "core/util/line_reader.hpp"
 #include "core/util/uuid.hpp"
@@ -474,16 +474,10 @@ void SpoolDelivery::on_undeliverable(const Payload& payload, Undeliverable reaso
     if (reason == Undeliverable::retries_exhausted) {
         m_upstream_failed.store(true);
     }
-    if (reason == Undeliverable::rejected || reason == Undeliverable::disabled ||
-        reason == Undeliverable::no_credential) {
+    if (is_credential_problem(reason)) {
         std::lock_guard lock(m_mutex);
         if (!m_first_rejection) {
-            m_first_rejection = reason == Undeliverable::no_credential
-                                    ? "environment \"" + payload.env_name + "\" has no " +
-                                          std::string(to_string(credential_kind_for(payload.sdk)))
-                                    : "upstream answered " + std::to_string(last_status) +
-                                          " for environment \"" + payload.env_name + "\" (" +
-                                          std::string(to_string(payload.sdk)) + ")";
+            m_first_rejection = describe_credential_problem(payload, reason, last_status);
         }
     }
     if (reason == Undeliverable::too_large) {
