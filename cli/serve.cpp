@@ -168,6 +168,9 @@ int run_serve(const ServeOptions& options) {
     // SPEC §7: the spool. A directory that cannot be created or written is a configuration
     // error, found before the port opens.
     std::optional<SpoolDirectory> spool_directory;
+    // The drainer a closed segment wakes; declared before the writer, which outlives the drainer
+    // and may close a segment until it is destroyed. Cleared once the drainer has stopped.
+    std::atomic<SpoolDrainer*> drainer_to_wake{nullptr};
     std::unique_ptr<SpoolWriter> spool_writer;
     std::unique_ptr<SpoolDrainer> drainer;
     const bool forwarding = !no_forward && !options.offline;
@@ -199,9 +202,9 @@ int run_serve(const ServeOptions& options) {
             // parse them again (about 100 bytes a line; 1M lines ≈ 100 MB at most).
             writer_options.max_indexed_lines = 1'000'000;
         }
-        writer_options.on_segment_closed = [&drainer] {
-            if (drainer) {
-                drainer->wake();
+        writer_options.on_segment_closed = [&drainer_to_wake] {
+            if (SpoolDrainer* to_wake = drainer_to_wake.load()) {
+                to_wake->wake();
             }
         };
         spool_writer = std::make_unique<SpoolWriter>(*spool_directory, writer_options);
@@ -226,6 +229,7 @@ int run_serve(const ServeOptions& options) {
         };
         drainer = std::make_unique<SpoolDrainer>(*spool_directory, sender, spooling,
                                                  delivery_options, flush_interval);
+        drainer_to_wake.store(drainer.get());
     }
 
     InboundHandlerOptions handler_options;
@@ -357,6 +361,7 @@ int run_serve(const ServeOptions& options) {
         // Spooled payloads in flight get the same grace; what is left stays in the spool.
         drainer->stop(remaining_time());
     }
+    drainer_to_wake.store(nullptr);
     if (!sender.wait_idle(remaining_time())) {
         spdlog::warn("serve: deliveries still pending after --shutdown-timeout ({}){}",
                      util::format_duration(shutdown_timeout),

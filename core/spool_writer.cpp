@@ -42,10 +42,48 @@ void sync_directory(const fs::path& dir) {
 } // namespace
 
 SpoolWriter::SpoolWriter(SpoolDirectory directory, SpoolWriterOptions options)
-    : m_directory(std::move(directory)), m_options(std::move(options)) {}
+    : m_directory(std::move(directory)), m_options(std::move(options)),
+      m_closer([this] { closer_loop(); }) {}
 
 SpoolWriter::~SpoolWriter() {
     close();
+    {
+        std::lock_guard lock(m_closer_mutex);
+        m_closer_stop = true;
+    }
+    m_closer_wake.notify_all();
+    m_closer.join();
+}
+
+void SpoolWriter::hand_to_closer(Closing closing) {
+    {
+        std::lock_guard lock(m_closer_mutex);
+        m_closings.push_back(std::move(closing));
+    }
+    m_closer_wake.notify_all();
+}
+
+void SpoolWriter::closer_loop() {
+    std::unique_lock lock(m_closer_mutex);
+    while (true) {
+        m_closer_wake.wait(lock, [this] { return m_closer_stop || !m_closings.empty(); });
+        if (m_closings.empty()) {
+            return; // stopping, and nothing left to close
+        }
+        Closing closing = std::move(m_closings.front());
+        m_closings.pop_front();
+        ++m_closings_running;
+        lock.unlock();
+        finish_close(std::move(closing));
+        lock.lock();
+        --m_closings_running;
+        m_closer_wake.notify_all();
+    }
+}
+
+void SpoolWriter::wait_for_closer() {
+    std::unique_lock lock(m_closer_mutex);
+    m_closer_wake.wait(lock, [this] { return m_closings.empty() && m_closings_running == 0; });
 }
 
 Result<void> SpoolWriter::append(const CaptureRecord& record, std::size_t event_count) {
@@ -141,12 +179,9 @@ Result<void> SpoolWriter::append_line(const std::string& line,
         batch->wake.notify_all(); // the group's own appenders: their lines are written
         hand_over_leadership_locked();
         if (closing) {
-            // This group's lines are already on disk (or written, when not durable): answer
-            // after the sync of the closed segment like any other caller would, without holding
-            // anyone else up.
-            lock.unlock();
-            finish_close(std::move(*closing));
-            lock.lock();
+            // Its sync takes long (up to 64 MiB of dirty pages): the closer thread does it, so
+            // that no post waits for it.
+            hand_to_closer(std::move(*closing));
         }
     }
     if (mine->error) {
@@ -296,7 +331,7 @@ void SpoolWriter::rotate_if_due() {
         }
     });
     if (closing) {
-        finish_close(std::move(*closing));
+        hand_to_closer(std::move(*closing)); // the caller is a server thread: do not block it
     }
 }
 
@@ -304,8 +339,9 @@ void SpoolWriter::close() {
     std::optional<Closing> closing;
     as_leader([&] { closing = close_segment(); });
     if (closing) {
-        finish_close(std::move(*closing));
+        hand_to_closer(std::move(*closing));
     }
+    wait_for_closer(); // every segment closed so far is synced, renamed and unlocked
 }
 
 std::shared_ptr<const SpoolSegmentIndex> SpoolWriter::index_of(const fs::path& closed) {
