@@ -872,7 +872,7 @@ TEST_CASE("SpoolDelivery: a single event refused as too large is dropped", "[spo
 
 // The event the upstream refused is counted as too large; it must not also be counted as
 // delivered (flush prints "N events delivered" and "dropped K too large" side by side).
-TEST_CASE("SpoolDelivery: too-large events are not counted as delivered", "[spool][!mayfail]") {
+TEST_CASE("SpoolDelivery: too-large events are not counted as delivered", "[spool]") {
     Harness h;
     h.write_segment(segment_name(1), line_of("a", 2));
     h.upstream.policy = [](const Sent&) { return Answer::split; };
@@ -1224,10 +1224,9 @@ TEST_CASE("SpoolDelivery: a segment whose bad/ copy fails is kept", "[spool]") {
 }
 
 // The malformed line of a segment whose bad/ copy failed must survive somewhere: SPEC §7 says
-// malformed spool data is moved to bad/ and never deleted. The first pass records the malformed
-// line as done before the copy is attempted, so the next pass skips it silently, makes no copy,
-// and removes the segment — the line is gone.
-TEST_CASE("SpoolDelivery: a malformed line survives a failed bad/ copy", "[spool][!mayfail]") {
+// malformed spool data is moved to bad/ and never deleted. (It was once recorded as done before
+// the copy was attempted, so the next pass skipped it, made no copy and removed the segment.)
+TEST_CASE("SpoolDelivery: a malformed line survives a failed bad/ copy", "[spool]") {
     Harness h;
     const std::string name = segment_name(1);
     const std::string content = line_of("a") + "garbage\n" + line_of("b");
@@ -1255,7 +1254,7 @@ TEST_CASE("SpoolDelivery: a malformed line survives a failed bad/ copy", "[spool
 // A cron job that drops files under the same name each time: a second malformed
 // "events.ndjson" must not replace the first one's copy in bad/ (never deleted, SPEC §7).
 TEST_CASE("SpoolDelivery: a malformed incoming file does not replace an earlier one in bad/",
-          "[spool][!mayfail]") {
+          "[spool]") {
     Harness h;
     const std::string first = R"({"kind":"custom","key":"first"})"
                               "\n{broken one\n";
@@ -1277,7 +1276,7 @@ TEST_CASE("SpoolDelivery: a malformed incoming file does not replace an earlier 
 
 // A truncated or corrupt .gz in incoming/ is moved to bad/; it must be counted as malformed, or
 // flush exits 0 ("all delivered") with data set aside in bad/ (SPEC §7: exit 65).
-TEST_CASE("SpoolDelivery: a corrupt incoming .gz file counts as malformed", "[spool][!mayfail]") {
+TEST_CASE("SpoolDelivery: a corrupt incoming .gz file counts as malformed", "[spool]") {
     Harness h;
     std::string events;
     for (int i = 0; i < 200; ++i) {
