@@ -110,7 +110,8 @@ TEST_CASE("flush --max-age drops and reports payloads older than the limit", "[s
 
 TEST_CASE("flush exit statuses for a missing directory, credentials and flags", "[spool][flush]") {
     ScratchDir scratch;
-    const auto missing = run_evrelay({"flush", scratch.path().string() + "/nope", "--sdk-key", k_key});
+    const auto missing =
+        run_evrelay({"flush", scratch.path().string() + "/nope", "--sdk-key", k_key});
     CHECK(missing.status == 66);
     CHECK(missing.err.find("no such directory") != std::string::npos);
 
@@ -119,11 +120,20 @@ TEST_CASE("flush exit statuses for a missing directory, credentials and flags", 
                                     std::chrono::seconds(60), {{"LD_ENV_x", ""}});
     CHECK(no_key.status == 78);
 
-    const auto bad_flag =
-        run_evrelay({"flush", scratch.path().string() + "/spool", "--sdk-key", k_key, "--max-age", "soon"});
+    const auto bad_flag = run_evrelay(
+        {"flush", scratch.path().string() + "/spool", "--sdk-key", k_key, "--max-age", "soon"});
     CHECK(bad_flag.status == 64);
     CHECK(bad_flag.err.find("--max-age") != std::string::npos);
 
     const auto no_dir = run_evrelay({"flush"});
     CHECK(no_dir.status == 64);
+
+    // serve: --durable needs a spool; a spool that cannot be created is a configuration error.
+    const auto durable_alone = run_evrelay({"serve", "--durable", "--sdk-key", k_key});
+    CHECK(durable_alone.status == 64);
+    CHECK(durable_alone.err.find("--spool") != std::string::npos);
+    const auto unwritable = run_evrelay({"serve", "--spool", "/proc/evrelay-spool", "--sdk-key",
+                                         k_key, "--port", "0", "--bind", "127.0.0.1"});
+    CHECK(unwritable.status == 78);
+    CHECK(unwritable.err.find("/proc/evrelay-spool") != std::string::npos);
 }
