@@ -8,6 +8,7 @@
 #include <vector>
 
 using evrelay::util::is_uuid;
+using evrelay::util::make_uuid_from;
 using evrelay::util::make_uuid_v4;
 
 TEST_CASE("util::make_uuid_v4", "[util]") {
@@ -36,6 +37,22 @@ TEST_CASE("util::make_uuid_v4", "[util]") {
         }
         CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == ids.size());
     }
+}
+
+TEST_CASE("util::make_uuid_from", "[util]") {
+    const std::string id = make_uuid_from("0b1c2d3e-0000-4000-8000-000000000001/1");
+    REQUIRE(is_uuid(id));
+    CHECK(id[14] == '8');                                         // version 8 (name-based)
+    CHECK(std::string("89ab").find(id[19]) != std::string::npos); // RFC 4122 variant
+    // The same name, the same ID — in this process or any other.
+    CHECK(make_uuid_from("0b1c2d3e-0000-4000-8000-000000000001/1") == id);
+    std::set<std::string> seen;
+    for (int i = 0; i < 10000; ++i) {
+        seen.insert(make_uuid_from("payload/" + std::to_string(i)));
+    }
+    CHECK(seen.size() == 10000);
+    CHECK(make_uuid_from("a") != make_uuid_from("b"));
+    CHECK(make_uuid_from("") != make_uuid_from("a"));
 }
 
 TEST_CASE("util::is_uuid", "[util]") {
