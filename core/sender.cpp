@@ -521,11 +521,15 @@ void Sender::Impl::on_too_large(JobPtr job, long status) {
                   payload.event_count, payload.body.size(), payload.env_name,
                   to_string(payload.sdk));
 
-    auto make_half = [&](std::string body, std::size_t events) {
+    auto make_half = [&](std::string body, std::size_t events, int which) {
         auto half = std::make_unique<SenderJob>();
         half->counters = job->counters;
         Payload& p = half->payload;
-        p.id = util::make_uuid_v4();
+        // Derived from the whole's ID: the same payload split again (a spool line re-sent after
+        // one half got through) gives the same halves the same IDs, so the upstream
+        // de-duplicates the half it already has.
+        p.id = payload.id.empty() ? util::make_uuid_v4()
+                                  : util::make_uuid_from(payload.id + "/" + std::to_string(which));
         p.env_name = payload.env_name;
         p.sdk = payload.sdk;
         p.data = payload.data;
@@ -538,8 +542,8 @@ void Sender::Impl::on_too_large(JobPtr job, long status) {
         return half;
     };
     const std::size_t total_body = halves->first.size() + halves->second.size();
-    JobPtr first = make_half(std::move(halves->first), halves->first_events);
-    JobPtr second = make_half(std::move(halves->second), halves->second_events);
+    JobPtr first = make_half(std::move(halves->first), halves->first_events, 1);
+    JobPtr second = make_half(std::move(halves->second), halves->second_events, 2);
     // The lease and the in-flight accounting follow the bytes, so the halves together hold what
     // the whole held.
     const std::size_t lease_first = payload.lease.bytes() * first->payload.body.size() / total_body;

@@ -593,6 +593,37 @@ TEST_CASE("Sender splits a payload answered 413", "[sender]") {
         CHECK(c.events_forwarded == events.size());
         CHECK(budget.used() == 0); // the lease followed the halves and was given back
     }
+    SECTION("the same payload split again gets the same half IDs (a re-sent spool line)") {
+        std::vector<std::string> events;
+        for (int i = 0; i < 8; ++i) {
+            events.push_back(event(i, 200));
+        }
+        upstream.set_max_body_bytes(3 * events[0].size() + 10);
+        const Payload original = make_payload(events);
+        auto delivered_ids = [&] {
+            Payload copy;
+            copy.id = original.id;
+            copy.env_name = original.env_name;
+            copy.sdk = original.sdk;
+            copy.metadata = original.metadata;
+            copy.body = original.body;
+            copy.event_count = original.event_count;
+            const std::size_t before = listener.delivered().size();
+            sender.submit(std::move(copy));
+            REQUIRE(sender.wait_idle(k_wait));
+            std::set<std::string> ids;
+            const auto all = listener.delivered();
+            for (std::size_t i = before; i < all.size(); ++i) {
+                ids.insert(all[i].id);
+            }
+            return ids;
+        };
+        const auto first = delivered_ids();
+        const auto second = delivered_ids();
+        CHECK(first.size() >= 3);
+        CHECK(first == second);
+        CHECK(first.count(original.id) == 0);
+    }
     SECTION("a single event that is still too large is dropped as too_large") {
         LogCapture logs;
         upstream.set_max_body_bytes(100);
