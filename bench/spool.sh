@@ -159,6 +159,9 @@ flush_part() {
     mkdir -p "$work/flush-spool"
     (cd "$work/flush-spool" && split -C 64m -d -a 4 "$capture" part- &&
         for part in part-*; do mv "$part" "20260101T000000.000000Z-1-${part#part-}.seg"; done)
+    # Written back before the clock starts: a real spool is written over minutes or hours; 1 GB of
+    # dirty pages from `split` would otherwise be flushed to disk during the measurement.
+    sync
     run_timed flush "$evrelay" flush "$work/flush-spool" --events-uri "http://127.0.0.1:$port" \
         --sdk-key sdk-bench --no-progress --no-gzip
     result[flush_payloads_expected]=$lines
