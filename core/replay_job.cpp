@@ -1,5 +1,6 @@
 #include "core/replay_job.hpp"
 
+#include "core/environment_resolution.hpp"
 #include "core/util/line_reader.hpp"
 #include "core/util/uuid.hpp"
 
@@ -100,18 +101,21 @@ Result<void> ReplayJob::run_input(const std::string& path, ReplayReadStats& stat
     return {};
 }
 
-void ReplayJob::publish_item(InputItem& item) {
-    const ReplayTarget& target = m_options.target;
-    std::string env_name = target.env_name.value_or("default");
-    SdkKind sdk = target.sdk;
-    PayloadMetadata metadata = target.metadata;
+ItemDestination destination_of(const InputItem& item, const ReplayTarget& target) {
+    ItemDestination destination{target.env_name.value_or(k_flag_environment_name), target.sdk,
+                                target.metadata};
     if (item.envelope) {
         if (!target.env_name) {
-            env_name = item.envelope->env_name;
+            destination.env_name = item.envelope->env_name;
         }
-        sdk = item.envelope->sdk;
-        metadata = item.envelope->metadata;
+        destination.sdk = item.envelope->sdk;
+        destination.metadata = item.envelope->metadata;
     }
+    return destination;
+}
+
+void ReplayJob::publish_item(InputItem& item) {
+    auto [env_name, sdk, metadata] = destination_of(item, m_options.target);
 
     if (item.kind == DataKind::diagnostic) {
         for (std::string_view event : item.events) {

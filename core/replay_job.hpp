@@ -23,6 +23,15 @@ struct ReplayTarget {
     PayloadMetadata metadata{4, ""};     // for formats 2 and 3
 };
 
+// Where one input item's events go: the capture envelope's SDK kind and metadata, and its
+// environment unless the target names one; for items without an envelope, the target's.
+struct ItemDestination {
+    std::string env_name;
+    SdkKind sdk = SdkKind::server;
+    PayloadMetadata metadata;
+};
+ItemDestination destination_of(const InputItem& item, const ReplayTarget& target);
+
 struct ReplayJobOptions {
     std::vector<std::string> inputs; // "-" = stdin
     std::optional<InputFormat> format;

@@ -49,6 +49,24 @@ fs::path unused_bad_path(const SpoolDirectory& directory, const std::string& nam
     return candidate;
 }
 
+// One spool line as the payload that delivers it: its recorded payload ID (a new one for an
+// analytics line that has none; diagnostic payloads carry none, SPEC §2).
+Payload payload_of(const CaptureRecord& record, std::size_t event_count) {
+    Payload payload;
+    payload.id = record.payload_id.value_or("");
+    if (payload.id.empty() && record.kind == DataKind::analytics) {
+        payload.id = util::make_uuid_v4();
+    }
+    payload.env_name = record.env_name;
+    payload.sdk = record.sdk;
+    payload.data = record.kind;
+    payload.metadata = record.metadata;
+    payload.body = std::string(record.events_json);
+    payload.event_count = event_count;
+    payload.created = record.received;
+    return payload;
+}
+
 } // namespace
 
 SpoolDelivery::SpoolDelivery(SpoolDirectory directory, PayloadSink& sink,
@@ -129,13 +147,11 @@ void SpoolDelivery::ingest_incoming(SpoolDeliveryStats& stats) {
         if (!m_options.dry_run) {
             writer.emplace(m_directory, writer_options);
         }
-        const ReplayTarget& target = m_options.target;
         bool malformed = false;
         bool failed = false;
         InputItem item;
         InputProblem problem;
-        std::string joined;
-        while (true) {
+        while (!failed) {
             auto next = reader.next(item, problem);
             if (!next) {
                 spdlog::error("flush: {}: {}", path.string(), next.error().message);
@@ -156,59 +172,8 @@ void SpoolDelivery::ingest_incoming(SpoolDeliveryStats& stats) {
                 m_on_problem(problem);
                 continue;
             }
-            CaptureRecord record;
-            record.received = std::chrono::system_clock::now();
-            record.env_name = target.env_name.value_or("default");
-            record.sdk = target.sdk;
-            record.kind = item.kind;
-            record.metadata = target.metadata;
-            if (item.envelope) {
-                record.received = item.envelope->received;
-                if (!target.env_name) {
-                    record.env_name = item.envelope->env_name;
-                }
-                record.sdk = item.envelope->sdk;
-                record.metadata = item.envelope->metadata;
-                record.payload_id = item.envelope->payload_id;
-            }
-            // Diagnostic events are sent one by one and carry no payload ID (SPEC §2).
-            std::vector<std::string_view> one(1);
-            const bool diagnostic = item.kind == DataKind::diagnostic;
-            for (std::size_t i = 0; i < (diagnostic ? item.events.size() : 1); ++i) {
-                if (diagnostic) {
-                    record.events_json = item.events[i];
-                    record.payload_id.reset();
-                } else {
-                    if (item.envelope) {
-                        record.events_json = item.envelope->events_json;
-                    } else {
-                        joined = join_events(item.events);
-                        record.events_json = joined;
-                    }
-                    if (!record.payload_id) {
-                        record.payload_id = util::make_uuid_v4();
-                    }
-                }
-                if (m_options.dry_run) {
-                    Payload payload;
-                    payload.id = record.payload_id.value_or("");
-                    payload.env_name = record.env_name;
-                    payload.sdk = record.sdk;
-                    payload.data = record.kind;
-                    payload.metadata = record.metadata;
-                    payload.body = std::string(record.events_json);
-                    payload.event_count = diagnostic ? 1 : item.events.size();
-                    payload.created = record.received;
-                    stats.payloads_read.fetch_add(1);
-                    stats.events_read.fetch_add(payload.event_count);
-                    m_sink.submit(std::move(payload));
-                } else if (auto written = writer->append(record); !written) {
-                    failed = true;
-                    break;
-                }
-            }
-            if (failed) {
-                break;
+            if (!take_in_item(item, writer ? &*writer : nullptr, stats)) {
+                failed = true;
             }
         }
         stats.bytes_read.fetch_add(size_on_disk(path));
@@ -240,6 +205,42 @@ void SpoolDelivery::ingest_incoming(SpoolDeliveryStats& stats) {
             stats.io_failed.store(true);
         }
     }
+}
+
+bool SpoolDelivery::take_in_item(const InputItem& item, SpoolWriter* writer,
+                                 SpoolDeliveryStats& stats) {
+    const ItemDestination destination = destination_of(item, m_options.target);
+    CaptureRecord record;
+    record.received = item.envelope ? item.envelope->received : std::chrono::system_clock::now();
+    record.env_name = destination.env_name;
+    record.sdk = destination.sdk;
+    record.kind = item.kind;
+    record.metadata = destination.metadata;
+    // Each diagnostic event is a payload of its own; analytics events are one payload per item.
+    std::vector<std::string_view> bodies;
+    std::string joined;
+    if (item.kind == DataKind::diagnostic) {
+        bodies = item.events;
+    } else {
+        record.payload_id = item.envelope ? item.envelope->payload_id : std::nullopt;
+        if (!record.payload_id) {
+            record.payload_id = util::make_uuid_v4(); // given here, kept across crashes
+        }
+        joined = item.envelope ? std::string() : join_events(item.events);
+        bodies.push_back(item.envelope ? item.envelope->events_json : std::string_view(joined));
+    }
+    const std::size_t events_per_body = item.kind == DataKind::diagnostic ? 1 : item.events.size();
+    for (const std::string_view body : bodies) {
+        record.events_json = body;
+        if (writer == nullptr) { // dry run: straight to the printer
+            stats.payloads_read.fetch_add(1);
+            stats.events_read.fetch_add(events_per_body);
+            m_sink.submit(payload_of(record, events_per_body));
+        } else if (!writer->append(record)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& stats) {
@@ -282,7 +283,8 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
         m_segments.emplace(index_number, std::move(owned));
     }
 
-    if (segment != nullptr && m_options.index_for && path.extension() == ".seg") {
+    if (segment != nullptr && m_options.index_for &&
+        path.extension() == SpoolDirectory::k_closed_suffix) {
         if (auto index = m_options.index_for(path)) {
             const bool complete = deliver_indexed(path, *index, index_number, *segment, stats);
             std::lock_guard lock(m_mutex);
@@ -351,18 +353,8 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
             }
             continue;
         }
-        Payload payload;
-        payload.id = record.payload_id.value_or("");
-        if (payload.id.empty() && record.kind == DataKind::analytics) {
-            payload.id = util::make_uuid_v4();
-        }
+        Payload payload = payload_of(record, events);
         payload.env_name = m_options.target.env_name.value_or(record.env_name);
-        payload.sdk = record.sdk;
-        payload.data = record.kind;
-        payload.metadata = record.metadata;
-        payload.body = std::string(record.events_json);
-        payload.event_count = events;
-        payload.created = record.received;
         submit_line(std::move(payload), index_number, item.line, segment);
     }
     if (malformed && !m_options.dry_run) {

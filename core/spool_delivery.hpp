@@ -65,6 +65,8 @@ struct SpoolDeliveryStats {
 //
 // The caller holds the spool's delivery lock and routes the sink's outcomes for payloads with an
 // origin tag to on_delivered()/on_undeliverable() (SpoolingListener does).
+class SpoolWriter;
+
 class SpoolDelivery {
   public:
     using ProblemHandler = std::function<void(const InputProblem&)>;
@@ -101,6 +103,9 @@ class SpoolDelivery {
     };
 
     void ingest_incoming(SpoolDeliveryStats& stats);
+    // Writes one item of an incoming/ file to `writer` as spool lines (with a dry run, no
+    // writer: hands them to the sink). False when the writer failed.
+    bool take_in_item(const InputItem& item, SpoolWriter* writer, SpoolDeliveryStats& stats);
     void deliver_segment(const std::filesystem::path& path, SpoolDeliveryStats& stats);
     // Sends every line of `segment` not yet done, from the index; false when the file cannot be
     // read (the segment is kept).
