@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -43,9 +44,16 @@ void sync_directory(const fs::path& dir) {
 
 SpoolWriter::SpoolWriter(SpoolDirectory directory, SpoolWriterOptions options)
     : m_directory(std::move(directory)), m_options(std::move(options)),
-      m_closer([this] { closer_loop(); }) {}
+      m_closer([this] { closer_loop(); }), m_committer([this] { committer_loop(); }) {}
 
 SpoolWriter::~SpoolWriter() {
+    // The committer first: it writes what append_async() still queued and calls its completions.
+    {
+        std::lock_guard lock(m_mutex);
+        m_committer_stop = true;
+    }
+    m_committer_wake.notify_all();
+    m_committer.join();
     close();
     {
         std::lock_guard lock(m_closer_mutex);
@@ -86,25 +94,28 @@ void SpoolWriter::wait_for_closer() {
     m_closer_wake.wait(lock, [this] { return m_closings.empty() && m_closings_running == 0; });
 }
 
-Result<void> SpoolWriter::append(const CaptureRecord& record, std::size_t event_count) {
-    std::string line;
-    line.reserve(record.events_json.size() + 256);
-    append_capture_line(line, record);
-    std::optional<SpoolLineIndex> entry;
+SpoolWriter::Line SpoolWriter::prepare(const CaptureRecord& record, std::size_t event_count) const {
+    Line line;
+    line.text.reserve(record.events_json.size() + 256);
+    append_capture_line(line.text, record);
     if (m_options.max_indexed_lines > 0 && event_count > 0) {
-        entry.emplace();
+        SpoolLineIndex& entry = line.entry.emplace();
         // append_capture_line puts the events last, before "}\n".
-        entry->events_offset = line.size() - 2 - record.events_json.size();
-        entry->events_length = static_cast<std::uint32_t>(record.events_json.size());
-        entry->event_count = static_cast<std::uint32_t>(event_count);
-        entry->payload_id = record.payload_id.value_or("");
-        entry->env_name = record.env_name;
-        entry->sdk = record.sdk;
-        entry->kind = record.kind;
-        entry->metadata = record.metadata;
-        entry->received = record.received;
+        entry.events_offset = line.text.size() - 2 - record.events_json.size();
+        entry.events_length = static_cast<std::uint32_t>(record.events_json.size());
+        entry.event_count = static_cast<std::uint32_t>(event_count);
+        entry.payload_id = record.payload_id.value_or("");
+        entry.env_name = record.env_name;
+        entry.sdk = record.sdk;
+        entry.kind = record.kind;
+        entry.metadata = record.metadata;
+        entry.received = record.received;
     }
-    return append_line(line, std::move(entry));
+    return line;
+}
+
+Result<void> SpoolWriter::append(const CaptureRecord& record, std::size_t event_count) {
+    return append_line(prepare(record, event_count));
 }
 
 Result<void> SpoolWriter::append(const Payload& payload) {
@@ -128,6 +139,9 @@ void SpoolWriter::hand_over_leadership_locked() {
     // again. Waking every waiter instead made each group cost one context switch per thread.
     if (m_open_group) {
         m_open_group->wake.notify_one();
+        if (!m_open_group->completions.empty()) {
+            m_committer_wake.notify_one(); // it may have no synchronous appender to lead it
+        }
     }
     m_leader_free.notify_one();
 }
@@ -143,57 +157,130 @@ template <class Fn> void SpoolWriter::as_leader(Fn&& fn) {
     hand_over_leadership_locked();
 }
 
-Result<void> SpoolWriter::append_line(const std::string& line,
-                                      std::optional<SpoolLineIndex> entry) {
-    std::unique_lock lock(m_mutex);
+std::shared_ptr<SpoolWriter::Group> SpoolWriter::enqueue_locked(Line line) {
     if (!m_open_group) {
         m_open_group = std::make_shared<Group>();
     }
-    std::shared_ptr<Group> mine = m_open_group;
-    if (entry) {
-        entry->events_offset += mine->lines.size();
-        mine->entries.push_back(std::move(*entry));
+    Group& group = *m_open_group;
+    if (line.entry) {
+        line.entry->events_offset += group.lines.size();
+        group.entries.push_back(std::move(*line.entry));
     } else {
-        mine->indexable = false;
+        group.indexable = false;
     }
-    mine->lines += line;
+    group.lines += line.text;
+    return m_open_group;
+}
+
+void SpoolWriter::lead_open_group(std::unique_lock<std::mutex>& lock) {
+    m_leader_active = true;
+    std::shared_ptr<Group> batch = std::move(m_open_group);
+    lock.unlock();
+    Result<void> written = write_batch(*batch);
+    m_groups.fetch_add(1);
+    std::optional<Closing> closing;
+    if (written && segment_due()) {
+        closing = close_segment();
+    }
+    lock.lock();
+    batch->finished = true;
+    if (!written) {
+        batch->error = written.error();
+    }
+    batch->wake.notify_all(); // the group's own appenders: their lines are written
+    hand_over_leadership_locked();
+    if (closing) {
+        // Its sync takes long (up to 64 MiB of dirty pages): the closer thread does it, so that
+        // no post waits for it. Handed over with m_mutex held, so that close() (which leads
+        // next at the earliest) finds it there when it waits for the closer.
+        hand_to_closer(std::move(*closing));
+    }
+    std::vector<AppendDone> completions = std::move(batch->completions);
+    if (completions.empty()) {
+        return;
+    }
+    ++m_completing;
+    lock.unlock();
+    if (written) {
+        m_lines.fetch_add(completions.size());
+    }
+    for (auto& done : completions) {
+        if (!written) {
+            count_error(written.error());
+        }
+        try {
+            done(written);
+        } catch (const std::exception& e) {
+            spdlog::error("spool: an append's completion failed: {}", e.what());
+        } catch (...) {
+            spdlog::error("spool: an append's completion failed");
+        }
+    }
+    // Destroyed before close() may return: what they hold (a server session) may need what the
+    // caller of close() destroys next.
+    completions.clear();
+    lock.lock();
+    if (--m_completing == 0) {
+        m_completed.notify_all();
+    }
+}
+
+Result<void> SpoolWriter::append_line(Line line) {
+    std::unique_lock lock(m_mutex);
+    std::shared_ptr<Group> mine = enqueue_locked(std::move(line));
     while (!mine->finished) {
         if (m_leader_active) {
             mine->wake.wait(lock);
             continue;
         }
         // Not finished and no leader: `mine` is still the open group. Lead it.
-        m_leader_active = true;
-        std::shared_ptr<Group> batch = std::move(m_open_group);
-        lock.unlock();
-        Result<void> written = write_batch(*batch);
-        std::optional<Closing> closing;
-        if (written && segment_due()) {
-            closing = close_segment();
-        }
-        lock.lock();
-        batch->finished = true;
-        if (!written) {
-            batch->error = written.error();
-        }
-        batch->wake.notify_all(); // the group's own appenders: their lines are written
-        hand_over_leadership_locked();
-        if (closing) {
-            // Its sync takes long (up to 64 MiB of dirty pages): the closer thread does it, so
-            // that no post waits for it.
-            hand_to_closer(std::move(*closing));
-        }
+        lead_open_group(lock);
     }
+    lock.unlock();
     if (mine->error) {
-        m_errors.fetch_add(1);
-        if (!m_warned.exchange(true)) {
-            spdlog::error("spool: {} (further spool write errors are only counted)",
-                          mine->error->message);
-        }
+        count_error(*mine->error);
         return tl::unexpected(*mine->error);
     }
     m_lines.fetch_add(1);
     return {};
+}
+
+void SpoolWriter::append_async(Line line, AppendDone done) {
+    std::unique_lock lock(m_mutex);
+    std::shared_ptr<Group> group = enqueue_locked(std::move(line));
+    group->completions.push_back(std::move(done));
+    // With a leader at work, its hand-over wakes the committer for this group.
+    const bool wake = !m_leader_active && group->completions.size() == 1;
+    lock.unlock();
+    if (wake) {
+        m_committer_wake.notify_one();
+    }
+}
+
+bool SpoolWriter::committer_due_locked() const {
+    return !m_leader_active && m_open_group && !m_open_group->completions.empty();
+}
+
+void SpoolWriter::committer_loop() {
+    std::unique_lock lock(m_mutex);
+    while (true) {
+        // On stop, what append_async() queued is still written and completed.
+        m_committer_wake.wait(lock, [this] {
+            return committer_due_locked() ||
+                   (m_committer_stop && !(m_open_group && !m_open_group->completions.empty()));
+        });
+        if (!committer_due_locked()) {
+            return;
+        }
+        lead_open_group(lock);
+    }
+}
+
+void SpoolWriter::count_error(const Error& error) {
+    m_errors.fetch_add(1);
+    if (!m_warned.exchange(true)) {
+        spdlog::error("spool: {} (further spool write errors are only counted)", error.message);
+    }
 }
 
 Result<void> SpoolWriter::write_batch(Group& group) {
@@ -337,7 +424,23 @@ void SpoolWriter::rotate_if_due() {
 
 void SpoolWriter::close() {
     std::optional<Closing> closing;
-    as_leader([&] { closing = close_segment(); });
+    {
+        std::unique_lock lock(m_mutex);
+        m_leader_free.wait(lock, [this] { return !m_leader_active; });
+        if (m_open_group) {
+            // Lines queued before close() (append_async() waiting for the committer) go into
+            // the segment being closed, not into a new one after it.
+            lead_open_group(lock);
+            m_leader_free.wait(lock, [this] { return !m_leader_active; });
+        }
+        m_leader_active = true;
+    }
+    closing = close_segment();
+    {
+        std::unique_lock lock(m_mutex);
+        hand_over_leadership_locked();
+        m_completed.wait(lock, [this] { return m_completing == 0; });
+    }
     if (closing) {
         hand_to_closer(std::move(*closing));
     }

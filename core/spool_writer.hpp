@@ -26,8 +26,8 @@ namespace evrelay {
 struct SpoolWriterOptions {
     std::size_t segment_bytes = 64u << 20;        // --spool-segment-bytes
     std::chrono::milliseconds segment_age{60000}; // --spool-segment-age
-    bool durable = false;                         // --durable: append() returns after fdatasync
-    std::function<void()> on_segment_closed;      // a closed segment is ready (wake a drainer)
+    bool durable = false; // --durable: append() returns (append_async() completes) after fdatasync
+    std::function<void()> on_segment_closed; // a closed segment is ready (wake a drainer)
     // Keep an in-memory index of the lines of segments closed by this writer (index_of()), up
     // to this many lines in all (older indexes are dropped first; 0 = keep none).
     std::size_t max_indexed_lines = 0;
@@ -45,8 +45,24 @@ struct SpoolWriterOptions {
 // and wakes the others. So N concurrent durable posts cost one fsync, not N. A failed write
 // (ENOSPC, EIO …) is cut back off the file with ftruncate, so the segment never holds a partial
 // line, and every append of that group gets the error. Thread-safe.
+//
+// append_async() queues a line without waiting: the writer's committer thread leads the group
+// it joins (or a synchronous appender does, whichever comes first) and calls its completion
+// once the group is written (durable: synced), with the same outcome as append() would return.
+// A server thread then never blocks on the fsync (`serve --durable`).
 class SpoolWriter {
   public:
+    // A line ready to append: formatted on the caller's thread, so the record's views need not
+    // outlive the call that made it.
+    struct Line {
+        std::string text;
+        std::optional<SpoolLineIndex> entry;
+    };
+    // Called once per append_async(), on the thread that led the group (the committer thread or
+    // a synchronous appender), without the writer's locks held. It must not block, and must
+    // not call close() (which waits for running completions).
+    using AppendDone = std::function<void(Result<void>)>;
+
     SpoolWriter(SpoolDirectory directory, SpoolWriterOptions options);
     ~SpoolWriter(); // close()
     SpoolWriter(const SpoolWriter&) = delete;
@@ -57,6 +73,14 @@ class SpoolWriter {
     Result<void> append(const CaptureRecord& record, std::size_t event_count = 0);
     // An undeliverable payload: the line keeps its payload ID, environment name and metadata.
     Result<void> append(const Payload& payload);
+
+    // The line append(record, event_count) would write.
+    Line prepare(const CaptureRecord& record, std::size_t event_count = 0) const;
+    // Queues the line and returns at once; `done` gets the outcome once the line's group is
+    // written (durable: on disk), or its error. close() writes what is queued before it and
+    // returns once those completions (and any other still running) have returned; the
+    // destructor completes every append still queued.
+    void append_async(Line line, AppendDone done);
 
     // Closes the open segment when it is older than segment_age (call it from a timer).
     void rotate_if_due();
@@ -78,11 +102,26 @@ class SpoolWriter {
     std::uint64_t lines_written() const { return m_lines.load(); }
     std::uint64_t write_errors() const { return m_errors.load(); }
     std::uint64_t segments_closed() const { return m_segments_closed.load(); }
+    // Groups written (durable: one fdatasync each), failed ones included: appends per group
+    // = lines_written() / groups_written() when nothing failed.
+    std::uint64_t groups_written() const { return m_groups.load(); }
+    bool durable() const { return m_options.durable; }
     const SpoolDirectory& directory() const { return m_directory; }
 
   private:
     struct Group;
-    Result<void> append_line(const std::string& line, std::optional<SpoolLineIndex> entry);
+    Result<void> append_line(Line line);
+    // Adds a line to the open group (creating it); needs m_mutex.
+    std::shared_ptr<Group> enqueue_locked(Line line);
+    // Takes the open group and writes it as the leader (no leader may be active; `lock` holds
+    // m_mutex and holds it again on return, leadership handed over), then calls the group's
+    // completions without the mutex.
+    void lead_open_group(std::unique_lock<std::mutex>& lock);
+    // Whether the committer thread has a group to lead. Needs m_mutex.
+    bool committer_due_locked() const;
+    void committer_loop();
+    // Counts a failed append and logs the first failure.
+    void count_error(const Error& error);
     // Writes (and syncs) `batch` at the end of the open segment, opening one when needed.
     // Called by the leader only, without m_mutex.
     Result<void> write_batch(Group& batch);
@@ -116,6 +155,8 @@ class SpoolWriter {
         std::condition_variable wake;
         bool finished = false;
         std::optional<Error> error;
+        // The completions of its append_async() members, called by its leader once written.
+        std::vector<AppendDone> completions;
     };
     // Makes the calling thread the leader (waiting for the current one to finish), runs fn
     // without the mutex, then hands leadership back.
@@ -150,8 +191,19 @@ class SpoolWriter {
     std::atomic<std::uint64_t> m_lines{0};
     std::atomic<std::uint64_t> m_errors{0};
     std::atomic<std::uint64_t> m_segments_closed{0};
+    std::atomic<std::uint64_t> m_groups{0};
     std::atomic<bool> m_warned{false};
-    std::thread m_closer; // last: started once every member it uses exists
+
+    // The committer thread leads groups with append_async() members when no appender does.
+    std::condition_variable m_committer_wake; // with m_mutex
+    bool m_committer_stop = false;            // with m_mutex
+    // Leaders calling completions now (with m_mutex); close() waits for none.
+    int m_completing = 0;
+    std::condition_variable m_completed; // with m_mutex
+
+    // Last: started once every member they use exists.
+    std::thread m_closer;
+    std::thread m_committer;
 };
 
 } // namespace evrelay

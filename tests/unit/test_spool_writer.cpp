@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <fcntl.h>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -634,4 +636,290 @@ TEST_CASE("SpoolWriter: a failing write leaves only whole lines", "[spool]") {
         CHECK(status == 0);
         CHECK(files_in(root).empty());
     }
+}
+
+namespace {
+
+// Outcomes of append_async() completions, in the order they were called.
+struct Completions {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<std::pair<std::string, Result<void>>> outcomes;
+
+    SpoolWriter::AppendDone for_line(std::string id) {
+        return [this, id = std::move(id)](Result<void> outcome) {
+            std::lock_guard lock(mutex);
+            outcomes.emplace_back(id, std::move(outcome));
+            changed.notify_all();
+        };
+    }
+    bool wait_for(std::size_t count, std::chrono::milliseconds within = 10s) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, within, [&] { return outcomes.size() >= count; });
+    }
+    std::size_t count() {
+        std::lock_guard lock(mutex);
+        return outcomes.size();
+    }
+    std::size_t failed() {
+        std::lock_guard lock(mutex);
+        return static_cast<std::size_t>(std::count_if(
+            outcomes.begin(), outcomes.end(), [](const auto& outcome) { return !outcome.second; }));
+    }
+};
+
+// A gate a completion waits at: it keeps the committer thread busy, so that what is appended
+// meanwhile collects in one group (deterministically, whatever the disk's speed).
+struct Gate {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool entered = false;
+    bool open = false;
+
+    void pass() {
+        std::unique_lock lock(mutex);
+        entered = true;
+        changed.notify_all();
+        changed.wait_for(lock, 10s, [this] { return open; });
+    }
+    bool wait_entered() {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, 10s, [this] { return entered; });
+    }
+    void release() {
+        std::lock_guard lock(mutex);
+        open = true;
+        changed.notify_all();
+    }
+};
+
+} // namespace
+
+TEST_CASE("SpoolWriter::append_async", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const fs::path root = spool.root();
+    const std::string events = R"([{"kind":"custom","key":"k"}])";
+    SpoolWriterOptions options;
+    options.durable = true;
+
+    SECTION("a completion is called once its line is in the segment") {
+        std::uint64_t size_seen = 0;
+        Completions done;
+        SpoolWriter writer(spool, options);
+        writer.append_async(writer.prepare(make_record("id-0", events), 1),
+                            [&](Result<void> outcome) {
+                                const auto open = with_suffix(root, ".open");
+                                if (outcome && open.size() == 1) {
+                                    size_seen = fs::file_size(open[0]);
+                                }
+                                done.for_line("id-0")(std::move(outcome));
+                            });
+        REQUIRE(done.wait_for(1));
+        std::string line;
+        append_capture_line(line, make_record("id-0", events));
+        CHECK(size_seen == line.size());
+        CHECK(done.failed() == 0);
+        CHECK(writer.lines_written() == 1);
+        CHECK(writer.groups_written() == 1);
+        writer.close();
+        const auto lines = all_closed_lines(root);
+        REQUIRE(lines.size() == 1);
+        CHECK(lines[0].payload_id == "id-0");
+        CHECK(lines[0].events_json == events);
+    }
+
+    SECTION("appends made while a group is written share the next group (one fdatasync)") {
+        Gate gate;
+        Completions done;
+        SpoolWriter writer(spool, options);
+        writer.append_async(writer.prepare(make_record("first", events)),
+                            [&](Result<void> outcome) {
+                                done.for_line("first")(std::move(outcome));
+                                gate.pass();
+                            });
+        REQUIRE(gate.wait_entered());
+        constexpr int threads = 8;
+        constexpr int per_thread = 50;
+        std::vector<std::thread> appenders;
+        for (int t = 0; t < threads; ++t) {
+            appenders.emplace_back([&, t] {
+                for (int i = 0; i < per_thread; ++i) {
+                    const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+                    writer.append_async(writer.prepare(make_record(id, events)), done.for_line(id));
+                }
+            });
+        }
+        for (auto& appender : appenders) {
+            appender.join();
+        }
+        CHECK(done.count() == 1); // the rest waits for the committer
+        gate.release();
+        REQUIRE(done.wait_for(1 + threads * per_thread));
+        CHECK(done.failed() == 0);
+        CHECK(writer.groups_written() == 2);
+        CHECK(writer.lines_written() == 1 + threads * per_thread);
+        writer.close();
+        const auto lines = all_closed_lines(root);
+        CHECK(lines.size() == 1 + threads * per_thread);
+    }
+
+    SECTION("a synchronous append leads a group with queued asynchronous lines") {
+        Gate gate;
+        Completions done;
+        SpoolWriter writer(spool, options);
+        writer.append_async(writer.prepare(make_record("first", events)),
+                            [&](Result<void> outcome) {
+                                done.for_line("first")(std::move(outcome));
+                                gate.pass();
+                            });
+        REQUIRE(gate.wait_entered());
+        writer.append_async(writer.prepare(make_record("async-1", events)),
+                            done.for_line("async-1"));
+        writer.append_async(writer.prepare(make_record("async-2", events)),
+                            done.for_line("async-2"));
+        CHECK(writer.append(make_record("sync", events))); // leads: the committer is busy
+        CHECK(done.wait_for(3));
+        CHECK(writer.groups_written() == 2);
+        gate.release();
+        writer.close();
+        CHECK(done.failed() == 0);
+        CHECK(writer.lines_written() == 4);
+        const auto lines = all_closed_lines(root);
+        REQUIRE(lines.size() == 4);
+        CHECK(lines[3].payload_id == "sync");
+    }
+
+    SECTION("close() writes what is queued and waits for running completions") {
+        Gate gate;
+        Completions done;
+        SpoolWriter writer(spool, options);
+        writer.append_async(writer.prepare(make_record("first", events)),
+                            [&](Result<void> outcome) {
+                                done.for_line("first")(std::move(outcome));
+                                gate.pass();
+                            });
+        REQUIRE(gate.wait_entered());
+        for (int i = 0; i < 3; ++i) {
+            const std::string id = "queued-" + std::to_string(i);
+            writer.append_async(writer.prepare(make_record(id, events)), done.for_line(id));
+        }
+        std::atomic<bool> closed{false};
+        std::thread closer([&] {
+            writer.close();
+            closed = true;
+        });
+        CHECK(done.wait_for(4)); // close() led the queued group itself
+        std::this_thread::sleep_for(50ms);
+        CHECK_FALSE(closed.load()); // the first completion still runs
+        gate.release();
+        closer.join();
+        CHECK(closed.load());
+        CHECK(with_suffix(root, ".open").empty());
+        const auto lines = all_closed_lines(root);
+        REQUIRE(lines.size() == 4);
+        CHECK(lines[3].payload_id == "queued-2");
+    }
+
+    SECTION("the destructor completes what is still queued") {
+        Completions done;
+        {
+            SpoolWriter writer(spool, options);
+            for (int i = 0; i < 20; ++i) {
+                const std::string id = "id-" + std::to_string(i);
+                writer.append_async(writer.prepare(make_record(id, events)), done.for_line(id));
+            }
+        }
+        CHECK(done.count() == 20);
+        CHECK(done.failed() == 0);
+        CHECK(all_closed_lines(root).size() == 20);
+        CHECK(files_in(root).size() == 1);
+    }
+
+    SECTION("indexed lines keep their index entries") {
+        options.max_indexed_lines = 100;
+        Completions done;
+        fs::path closed;
+        {
+            SpoolWriter writer(spool, options);
+            for (int i = 0; i < 5; ++i) {
+                const std::string id = "id-" + std::to_string(i);
+                writer.append_async(writer.prepare(make_record(id, events), 1), done.for_line(id));
+            }
+            REQUIRE(done.wait_for(5));
+            writer.close();
+            const auto segments = with_suffix(root, ".seg");
+            REQUIRE(segments.size() == 1);
+            const auto index = writer.index_of(segments[0]);
+            REQUIRE(index);
+            REQUIRE(index->size() == 5);
+            const std::string text = test::read_file(segments[0]);
+            for (std::size_t i = 0; i < index->size(); ++i) {
+                const auto& entry = (*index)[i];
+                CHECK(entry.payload_id == "id-" + std::to_string(i));
+                CHECK(text.substr(entry.events_offset, entry.events_length) == events);
+            }
+        }
+    }
+}
+
+TEST_CASE("SpoolWriter::append_async: a failed group fails every append in it", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const fs::path root = spool.root();
+    const std::string big = R"([{"kind":"custom","pad":")" + std::string(400, 'x') + R"("}])";
+    std::string one_line;
+    append_capture_line(one_line, make_record("big-0", big));
+    const std::size_t line_size = one_line.size();
+
+    // Room for two lines and a half: the first group (one line) fits, the second (four) does not.
+    const int status = run_with_file_size_limit(2 * line_size + line_size / 2, [&] {
+        SpoolWriterOptions options;
+        options.durable = true;
+        Gate gate;
+        Completions done;
+        SpoolWriter writer(spool, options);
+        writer.append_async(writer.prepare(make_record("big-0", big)), [&](Result<void> outcome) {
+            done.for_line("big-0")(std::move(outcome));
+            gate.pass();
+        });
+        if (!gate.wait_entered()) {
+            return 64;
+        }
+        for (int i = 1; i <= 4; ++i) {
+            const std::string id = "big-" + std::to_string(i);
+            writer.append_async(writer.prepare(make_record(id, big)), done.for_line(id));
+        }
+        gate.release();
+        if (!done.wait_for(5)) {
+            return 65;
+        }
+        // A line that fits after the failed group was cut off is written.
+        Completions after;
+        writer.append_async(writer.prepare(make_record("big-5", big)), after.for_line("big-5"));
+        if (!after.wait_for(1)) {
+            return 66;
+        }
+        bool io_errors = true;
+        for (std::size_t i = 1; i < done.outcomes.size(); ++i) {
+            io_errors = io_errors && !done.outcomes[i].second &&
+                        done.outcomes[i].second.error().kind == ErrorKind::io;
+        }
+        const int wrong = (done.outcomes[0].second ? 0 : 1) | (io_errors ? 0 : 2) |
+                          (writer.write_errors() == 4 ? 0 : 4) |
+                          (writer.lines_written() == 2 ? 0 : 8) | (after.failed() == 0 ? 0 : 16) |
+                          (writer.groups_written() == 3 ? 0 : 32);
+        writer.close();
+        return wrong;
+    });
+    CHECK(status == 0);
+    const auto segments = with_suffix(root, ".seg");
+    REQUIRE(segments.size() == 1);
+    const ParsedSegment parsed = parse_segment(segments[0]);
+    CHECK(parsed.malformed == 0);
+    std::vector<std::string> ids;
+    for (const auto& line : parsed.lines) {
+        ids.push_back(line.payload_id.value_or(""));
+    }
+    CHECK(ids == std::vector<std::string>{"big-0", "big-5"});
 }
