@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,10 +42,30 @@ struct HttpRequest {
     }
 };
 
+struct HttpResponse;
+
+// Takes the answer to a deferred request (see HttpResponse::deferred). Thread-safe: call it once,
+// from any thread.
+using HttpResponder = std::function<void(HttpResponse)>;
+
 struct HttpResponse {
     int status = 200;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+
+    // Set when the answer is not known yet (a durable post: it comes once the spool's group
+    // commit has synced the line). Then status, headers and body are ignored: the listener
+    // calls `deferred` once, right after the handler returned, with a responder, and writes
+    // what the responder is given, whenever that is. The connection reads nothing more until
+    // then. A responder dropped without being called closes the connection unanswered.
+    std::function<void(HttpResponder)> deferred;
+
+    // A response whose answer `start` hands to the responder later.
+    static HttpResponse later(std::function<void(HttpResponder)> start) {
+        HttpResponse response;
+        response.deferred = std::move(start);
+        return response;
+    }
 };
 
 } // namespace evrelay

@@ -262,7 +262,8 @@ namespace {
 //
 // A request goes through phases, each with its own deadline on the stream:
 //   wait (first bytes; idle_timeout between requests, header_timeout on a new connection)
-//   → header (header_timeout) → body (body_timeout) → handler → write (write_timeout) → wait.
+//   → header (header_timeout) → body (body_timeout) → handler [→ deferred answer, e.g. a durable
+//   post's fsync: no deadline, the handler's own] → write (write_timeout) → wait.
 // One request at a time: the next is read only after the answer is written, which bounds
 // pipelining at one request (STYLE item 6) without a queue.
 template <class Stream>
@@ -298,7 +299,7 @@ class HttpSession : public SessionControl,
     }
 
   private:
-    enum class State { handshake, waiting, reading, handling, writing, closing };
+    enum class State { handshake, waiting, reading, handling, deferred, writing, closing };
 
     beast::tcp_stream& tcp() { return beast::get_lowest_layer(m_stream); }
 
@@ -524,17 +525,61 @@ class HttpSession : public SessionControl,
             // A handler must not throw (STYLE item 3); if one does, this request fails alone.
             spdlog::error("serve: request handler failed on {} {}: {}", message.method_string(),
                           message.target(), e.what());
-            response = HttpResponse{
-                500, {{"Content-Type", "application/json"}}, json_message("internal error")};
+            response = internal_error();
         } catch (...) {
             spdlog::error("serve: request handler failed on {} {}", message.method_string(),
                           message.target());
-            response = HttpResponse{
-                500, {{"Content-Type", "application/json"}}, json_message("internal error")};
+            response = internal_error();
         }
         m_parser.reset();
+        if (response.deferred) {
+            start_deferred(std::move(response.deferred), version, keep_alive);
+            return;
+        }
         // Once the server stops, the request in hand is answered and the connection closed.
         write_response(std::move(response), version, keep_alive && !m_server.stopping.load());
+    }
+
+    // The handler answers later (HttpResponse::deferred): nothing is read from the connection
+    // until the answer is written. The responder owns the session meanwhile (so shutdown waits
+    // for it, up to its grace) and posts the answer onto the session's strand.
+    void start_deferred(std::function<void(HttpResponder)> deferred, unsigned version,
+                        bool keep_alive) {
+        m_state = State::deferred;
+        const std::uint64_t request = ++m_deferred_request;
+        HttpResponder respond = [self = this->shared_from_this(), request, version,
+                                 keep_alive](HttpResponse answer) {
+            asio::post(self->m_stream.get_executor(), [self, request, version, keep_alive,
+                                                       answer = std::move(answer)]() mutable {
+                self->on_deferred_answer(request, std::move(answer), version, keep_alive);
+            });
+        };
+        try {
+            deferred(std::move(respond));
+        } catch (const std::exception& e) {
+            spdlog::error("serve: deferred request handler failed: {}", e.what());
+            on_deferred_answer(request, internal_error(), version, keep_alive);
+        } catch (...) {
+            spdlog::error("serve: deferred request handler failed");
+            on_deferred_answer(request, internal_error(), version, keep_alive);
+        }
+    }
+
+    void on_deferred_answer(std::uint64_t request, HttpResponse answer, unsigned version,
+                            bool keep_alive) {
+        if (m_state != State::deferred || request != m_deferred_request) {
+            return; // closed meanwhile (force_close), or a responder called twice
+        }
+        if (answer.deferred) {
+            spdlog::error("serve: a deferred answer was deferred again; answering 500");
+            answer = internal_error();
+        }
+        write_response(std::move(answer), version, keep_alive && !m_server.stopping.load());
+    }
+
+    static HttpResponse internal_error() {
+        return HttpResponse{
+            500, {{"Content-Type", "application/json"}}, json_message("internal error"), {}};
     }
 
     // Answers a request that cannot be read on (too large, malformed), then closes: what follows
@@ -543,8 +588,8 @@ class HttpSession : public SessionControl,
         spdlog::debug("serve: {} from {}: {}", status, m_peer, message);
         m_linger = true;
         write_response(
-            HttpResponse{status, {{"Content-Type", "application/json"}}, json_message(message)}, 11,
-            false);
+            HttpResponse{status, {{"Content-Type", "application/json"}}, json_message(message), {}},
+            11, false);
     }
 
     // Serialises the answer by hand (the status line, the handler's headers, Date, Connection
@@ -735,6 +780,7 @@ class HttpSession : public SessionControl,
     bool m_first_request = true;
     bool m_linger = false;
     State m_state = State::handshake;
+    std::uint64_t m_deferred_request = 0; // which deferred answer the session waits for
 };
 
 } // namespace

@@ -31,7 +31,11 @@ struct HttpServerOptions {
 
 // Called once per request, on the connection's strand, from one of the server's threads; several
 // connections call it concurrently, so it must be thread-safe. It must not block on the network
-// or the disk (STYLE item 6): a slow handler holds a server thread.
+// or the disk (STYLE item 6): a slow handler holds a server thread. What must wait (a durable
+// post's fsync) returns HttpResponse::later(): the session then waits for the answer without a
+// thread, and shutdown() waits for it as for any request in hand. Every responder must be
+// called or destroyed before the HttpServer is (it holds the session, which refers to the
+// server).
 using RequestHandler = std::function<HttpResponse(HttpRequest&&)>;
 
 // The inbound HTTP/1.1 listener (Boost.Beast, kept out of this header: only http_server.cpp

@@ -714,3 +714,147 @@ TEST_CASE("HttpServer::listen with TLS", "[server]") {
         CHECK(seen.all().size() == 1);
     }
 }
+
+namespace {
+
+// A handler that answers "/later" with HttpResponse::later() and keeps the responders, for the
+// test to answer from its own thread; everything else is echoed.
+struct Deferring {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<HttpResponder> responders;
+    std::atomic<int> echoed{0};
+    Seen seen;
+
+    RequestHandler handler() {
+        return [this, echo = echo_handler(seen)](HttpRequest&& request) {
+            if (request.target == "/later") {
+                return HttpResponse::later([this](HttpResponder respond) {
+                    std::lock_guard lock(mutex);
+                    responders.push_back(std::move(respond));
+                    changed.notify_all();
+                });
+            }
+            if (request.target == "/at-once") {
+                return HttpResponse::later([](HttpResponder respond) {
+                    respond(HttpResponse{204, {}, {}, {}});
+                });
+            }
+            if (request.target == "/dropped") {
+                return HttpResponse::later([](HttpResponder) {});
+            }
+            echoed.fetch_add(1);
+            return echo(std::move(request));
+        };
+    }
+
+    // The oldest responder not taken yet, once the handler has given it (bounded wait).
+    std::optional<HttpResponder> take(std::chrono::milliseconds within = 5s) {
+        std::unique_lock lock(mutex);
+        if (!changed.wait_for(lock, within, [this] { return !responders.empty(); })) {
+            return std::nullopt;
+        }
+        HttpResponder respond = std::move(responders.front());
+        responders.erase(responders.begin());
+        return respond;
+    }
+};
+
+} // namespace
+
+TEST_CASE("HttpServer::run deferred answers", "[server]") {
+    Deferring deferring;
+    TestServer server(test_options(), deferring.handler());
+    server.start();
+    Client client(server.port());
+    REQUIRE(client.connected());
+
+    SECTION("answered from another thread; the next request waits for it, then is served") {
+        // Pipelined: the echo request must not be read before the deferred answer is written.
+        REQUIRE(client.send(post("/later", "[1]") + get("/next")));
+        auto respond = deferring.take();
+        REQUIRE(respond);
+        std::this_thread::sleep_for(100ms);
+        CHECK(deferring.echoed.load() == 0);
+        std::thread answerer([respond = std::move(*respond)] {
+            respond(HttpResponse{503, {{"Retry-After", "1"}}, R"({"message":"later"})", {}});
+        });
+        answerer.join();
+        auto first = client.read_response();
+        REQUIRE(first);
+        CHECK(first->status == 503);
+        CHECK(first->header("retry-after") == "1");
+        CHECK(first->body == R"({"message":"later"})");
+        CHECK(to_lower(first->header("connection")) != "close");
+        auto second = client.read_response();
+        REQUIRE(second);
+        CHECK(second->status == 200);
+        CHECK(second->header("x-echo-target") == "/next");
+        // The connection goes on serving deferred requests.
+        REQUIRE(client.send(post("/later", "[2]")));
+        auto again = deferring.take();
+        REQUIRE(again);
+        (*again)(HttpResponse{202, {}, {}, {}});
+        auto third = client.read_response();
+        REQUIRE(third);
+        CHECK(third->status == 202);
+        CHECK(third->header("content-length") == "0");
+    }
+    SECTION("a responder called at once, inside the handler's continuation") {
+        REQUIRE(client.send(post("/at-once", "[]")));
+        auto response = client.read_response();
+        REQUIRE(response);
+        CHECK(response->status == 204);
+        REQUIRE(client.send(get("/next")));
+        auto next = client.read_response();
+        REQUIRE(next);
+        CHECK(next->status == 200);
+    }
+    SECTION("a responder called twice: the second answer is dropped") {
+        REQUIRE(client.send(post("/later", "[]")));
+        auto respond = deferring.take();
+        REQUIRE(respond);
+        (*respond)(HttpResponse{202, {}, {}, {}});
+        (*respond)(HttpResponse{500, {}, {}, {}});
+        auto response = client.read_response();
+        REQUIRE(response);
+        CHECK(response->status == 202);
+        REQUIRE(client.send(get("/next")));
+        auto next = client.read_response();
+        REQUIRE(next);
+        CHECK(next->status == 200);
+    }
+    SECTION("a responder dropped unanswered closes the connection") {
+        REQUIRE(client.send(post("/dropped", "[]")));
+        CHECK(client.closed_within(2s));
+        CHECK(eventually([&] { return server.server().open_connections() == 0; }, 2s));
+    }
+    SECTION("shutdown waits for the deferred answer, which closes the connection") {
+        REQUIRE(client.send(post("/later", "[]")));
+        auto respond = deferring.take();
+        REQUIRE(respond);
+        server.server().shutdown(5s);
+        CHECK_FALSE(server.wait_run_returned(200ms));
+        (*respond)(HttpResponse{202, {}, {}, {}});
+        respond.reset();
+        auto response = client.read_response();
+        REQUIRE(response);
+        CHECK(response->status == 202);
+        CHECK(to_lower(response->header("connection")) == "close");
+        CHECK(client.closed_within(1s));
+        CHECK(server.wait_run_returned(2s));
+    }
+    SECTION("after shutdown's grace an unanswered connection is closed and run() returns") {
+        REQUIRE(client.send(post("/later", "[]")));
+        auto respond = deferring.take();
+        REQUIRE(respond);
+        const auto start = Clock::now();
+        server.server().shutdown(200ms);
+        CHECK(server.wait_run_returned(2s));
+        CHECK(since(start) < 1500ms);
+        CHECK(client.closed_within(1s));
+        // Answering after run() returned is harmless (the answer is never written).
+        (*respond)(HttpResponse{202, {}, {}, {}});
+        respond.reset();
+    }
+}
