@@ -88,9 +88,7 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
         ->add_option("--max-clients", options.max_clients,
                      "Inbound connections at once; more are closed at once (default 4096)")
         ->check(CLI::Range(1, 1'000'000));
-    command
-        ->add_option("--threads", options.threads,
-                     "Server threads (default: one per core; 32 with --durable)")
+    command->add_option("--threads", options.threads, "Server threads (default: one per core)")
         ->check(CLI::Range(0, 1024));
     auto* spool = command->add_option(
         "--spool", options.spool,
@@ -260,15 +258,22 @@ int run_serve(const ServeOptions& options) {
     server_options.max_connections = options.max_clients;
     server_options.tls_cert_file = options.tls_cert.value_or("");
     server_options.tls_key_file = options.tls_key.value_or("");
+    // A durable post holds no server thread while its fsync runs (HttpResponse::later): the
+    // default thread count suits --durable as it is.
     server_options.threads = options.threads;
-    if (options.durable && options.threads == 0) {
-        // A durable post holds its server thread until the group commit's fdatasync returns
-        // (milliseconds on a disk): more threads let more posts share one fsync.
-        server_options.threads = 32;
-    }
     HttpServer server(server_options, [&handler](HttpRequest&& request) {
         return handler.handle(std::move(request));
     });
+    // Durable answers still queued in the writer hold their sessions, which refer to the server:
+    // complete them before the server is destroyed, whichever way this function ends.
+    struct CompleteSpoolFirst {
+        SpoolWriter* writer;
+        ~CompleteSpoolFirst() {
+            if (writer != nullptr) {
+                writer->close();
+            }
+        }
+    } complete_spool_first{handler_options.spool_posts};
 
     const auto bound = server.listen();
     if (!bound) {

@@ -52,6 +52,26 @@ std::string_view trim(std::string_view text) {
     return text.substr(first, last - first + 1);
 }
 
+// The answer to a spooled post: `ok` once appended, else 503 (the SDK retries).
+HttpResponse spool_answer(const Result<void>& appended, HttpResponse ok, DeliveryCounters& counters,
+                          std::size_t events) {
+    if (!appended) {
+        // The writer logs the cause once; every refused post is visible at debug level.
+        spdlog::debug("serve: answered 503: {}", appended.error().message);
+        HttpResponse response;
+        response.status = 503;
+        response.headers.emplace_back("Content-Type", k_json);
+        response.headers.emplace_back("Retry-After", "1");
+        response.body =
+            json_message("the events could not be stored (spool: " + appended.error().message +
+                         "); retry later");
+        return response;
+    }
+    counters.events_received.fetch_add(events, std::memory_order_relaxed);
+    counters.events_spooled.fetch_add(events, std::memory_order_relaxed);
+    return ok;
+}
+
 bool is_old_schema_warning_due() {
     // SPEC §4: until the summariser exists these posts go out verbatim; say so once per process,
     // not once per post.
@@ -383,22 +403,23 @@ HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
     } else if (kind == DataKind::diagnostic) {
         record.payload_id.reset(); // diagnostic payloads carry no payload ID (SPEC §2)
     }
-    if (auto appended = m_options.spool_posts->append(record, events); !appended) {
-        // The writer logs the cause once; every refused post is visible at debug level.
-        spdlog::debug("serve: answered 503: {}", appended.error().message);
-        HttpResponse response;
-        response.status = 503;
-        response.headers.emplace_back("Content-Type", k_json);
-        response.headers.emplace_back("Retry-After", "1");
-        response.body =
-            json_message("the events could not be stored (spool: " + appended.error().message +
-                         "); retry later");
-        return response;
-    }
     DeliveryCounters& counters = m_counters.for_target(environment.name, route.sdk);
-    counters.events_received.fetch_add(events, std::memory_order_relaxed);
-    counters.events_spooled.fetch_add(events, std::memory_order_relaxed);
-    return accepted(route);
+    if (m_options.spool_posts->durable()) {
+        // Answered once the group commit's fdatasync returns, without holding this thread: the
+        // line is formatted now (the record's views end with this request), appended when the
+        // listener hands over its responder, and the answer goes back from the committer.
+        return HttpResponse::later([spool = m_options.spool_posts,
+                                    line = m_options.spool_posts->prepare(record, events),
+                                    ok = accepted(route), counters = &counters,
+                                    events](HttpResponder respond) mutable {
+            spool->append_async(std::move(line), [respond = std::move(respond), ok = std::move(ok),
+                                                  counters, events](Result<void> appended) mutable {
+                respond(spool_answer(appended, std::move(ok), *counters, events));
+            });
+        });
+    }
+    return spool_answer(m_options.spool_posts->append(record, events), accepted(route), counters,
+                        events);
 }
 
 void InboundHandler::capture(const Route& route, DataKind kind, const Environment& environment,

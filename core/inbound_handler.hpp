@@ -28,7 +28,9 @@ struct InboundHandlerOptions {
     std::function<void()> flush; // POST /admin/flush; may be empty
     // SPEC §7: with a spool and --no-forward or --durable, every accepted post is appended to the
     // spool (one line, the SDK's payload ID or a new one) instead of being published, and
-    // answered only once the append returned — 503 when it failed, so the SDK retries.
+    // answered only once the append returned — 503 when it failed, so the SDK retries. A
+    // durable writer's posts are answered later (HttpResponse::later): append_async() completes
+    // them once their group is synced, and no server thread waits for the fsync meanwhile.
     SpoolWriter* spool_posts = nullptr;
     std::function<RuntimeStatus()> runtime_status; // GET /status and /metrics; may be empty
 };

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -595,4 +596,66 @@ TEST_CASE("InboundHandler::handle status, metrics, admin flush", "[inbound]") {
     local.from_loopback = true;
     CHECK(f.handler.handle(std::move(local)).status == 202);
     CHECK(flushes == 1);
+}
+
+namespace {
+
+// Runs a deferred response's continuation and waits (bounded) for its answer.
+std::optional<HttpResponse> answer_of(HttpResponse response) {
+    if (!response.deferred) {
+        return response;
+    }
+    auto promise = std::make_shared<std::promise<HttpResponse>>();
+    std::future<HttpResponse> answer = promise->get_future();
+    response.deferred([promise](HttpResponse given) { promise->set_value(std::move(given)); });
+    if (answer.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        return std::nullopt;
+    }
+    return answer.get();
+}
+
+} // namespace
+
+TEST_CASE("InboundHandler::handle stores posts in the spool", "[inbound][spool]") {
+    test::ScratchDir dir;
+    auto spool = SpoolDirectory::open(dir.path() / "spool");
+    REQUIRE(spool);
+    const bool durable = GENERATE(false, true);
+    CAPTURE(durable);
+    SpoolWriterOptions writer_options;
+    writer_options.durable = durable;
+    SpoolWriter writer(*spool, writer_options);
+    InboundHandlerOptions options;
+    options.no_forward = true;
+    options.spool_posts = &writer;
+    Fixture f(options);
+    const std::string body = R"([{"kind":"custom","key":"k"},{"kind":"custom","key":"l"}])";
+
+    HttpResponse response = f.handler.handle(
+        post("/bulk", body,
+             {{"Authorization", k_sdk_key},
+              {"X-LaunchDarkly-Payload-ID", "1f9d6b12-4e86-4763-85e5-2ae1196a214b"}}));
+    // Durable: answered once the group is synced, without holding the calling thread.
+    CHECK(static_cast<bool>(response.deferred) == durable);
+    CHECK(f.counters.totals().received == (durable ? 0 : 2)); // counted once stored
+    const auto answer = answer_of(std::move(response));
+    REQUIRE(answer);
+    CHECK(answer->status == 202);
+    CHECK(writer.lines_written() == 1);
+    CHECK(f.counters.totals().received == 2);
+    CHECK(f.counters.totals().spooled == 2);
+    const auto diagnostic = answer_of(f.handler.handle(
+        post("/diagnostic", R"({"kind":"diagnostic"})", {{"Authorization", k_sdk_key}})));
+    REQUIRE(diagnostic);
+    CHECK(diagnostic->status == 202);
+    CHECK(f.handler.handle(post("/bulk", "[oops", {{"Authorization", k_sdk_key}})).status == 400);
+    writer.close();
+    std::string text;
+    for (const auto& entry : std::filesystem::directory_iterator(spool->root())) {
+        text += test::read_file(entry.path());
+    }
+    CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+    CHECK(text.find("\"payloadId\":\"1f9d6b12-4e86-4763-85e5-2ae1196a214b\"") != std::string::npos);
+    CHECK(text.find(body) != std::string::npos);
+    CHECK(f.flushed().empty());
 }
