@@ -6,6 +6,7 @@
 #include "core/sender_split.hpp"
 #include "core/upstream_request.hpp"
 #include "core/util/duration.hpp"
+#include "core/util/fd.hpp"
 #include "core/util/gzip.hpp"
 #include "core/util/log_throttle.hpp"
 #include "core/util/uuid.hpp"
@@ -16,7 +17,9 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -27,8 +30,11 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <thread>
 #include <tuple>
+#include <unistd.h>
 #include <unordered_map>
 
 namespace evrelay {
@@ -54,6 +60,10 @@ std::string_view to_string(Undeliverable reason) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view k_payload_id_header = "X-LaunchDarkly-Payload-ID";
+// Request descriptions kept by the curl thread (per environment, SDK kind, data kind, metadata).
+constexpr std::size_t k_max_cached_headers = 64;
 
 // CURLOPT_UPLOAD_BUFFERSIZE (libcurl allows up to 2 MiB).
 constexpr long k_upload_buffer_bytes = 512L * 1024;
@@ -112,13 +122,31 @@ struct Sender::Impl {
 
     using JobPtr = std::unique_ptr<SenderJob>;
 
+    // The URL and header lines of the requests for one (environment, SDK kind, data kind,
+    // metadata), rendered once from describe_upstream_request() and shared by every attempt
+    // for it until the environments change: only the payload ID differs between them.
+    struct RequestHeaders {
+        std::string url;
+        std::string credential;         // what the attempts authenticate with (for disabling)
+        std::vector<std::string> lines; // "Name: value", without the payload ID's
+        std::size_t id_position = std::string::npos; // where the payload ID's line goes
+    };
+    struct CachedHeaders {
+        std::string env_name;
+        SdkKind sdk;
+        DataKind data;
+        PayloadMetadata metadata;
+        std::shared_ptr<const RequestHeaders> headers;
+    };
+
     // One easy handle with what lives as long as its attempt. Pooled: handles (and the
-    // connection state libcurl keeps with them) are reused.
+    // connection state libcurl keeps with them) are reused, and so is the header list's memory.
     struct Transfer {
         CURL* easy = nullptr;
-        curl_slist* headers = nullptr;
         JobPtr job;
-        std::string credential; // what this attempt authenticated with (for disabling)
+        std::shared_ptr<const RequestHeaders> request; // the header lines the nodes point into
+        std::string id_line;                  // "X-LaunchDarkly-Payload-ID: …" of this attempt
+        std::vector<curl_slist> header_nodes; // CURLOPT_HTTPHEADER, never freed by curl
         std::array<char, CURL_ERROR_SIZE> error{};
         std::size_t active_index = 0; // position in active_transfers
     };
@@ -145,6 +173,12 @@ struct Sender::Impl {
     std::condition_variable idle_cv;     // pending went down
     std::condition_variable compress_cv; // work for the compressors, or stopping
     bool stopping = false;
+    // The curl thread is about to wait (or waits) in epoll_wait with room for another
+    // transfer: the next job made ready must wake it. Cleared by the one wake-up, so a burst of
+    // submissions costs one eventfd write, not one each; while every transfer slot is busy
+    // nobody wakes it (a finishing transfer does).
+    bool curl_wants_wakeup = false;
+    std::size_t space_waiters = 0; // submit() calls blocked on max_in_flight_bytes
     std::size_t in_flight_bytes = 0;
     std::size_t pending = 0;
     std::deque<JobPtr> compress_queue;
@@ -155,6 +189,8 @@ struct Sender::Impl {
     bool stopped = false;
 
     CURLM* multi = nullptr;
+    util::Fd epoll;  // the sockets curl asked to watch, and `wakeup`
+    util::Fd wakeup; // eventfd: work for the curl thread, or stopping
     std::thread curl_thread;
     std::vector<std::thread> compressors;
     std::string ca_blob; // the default CA bundle plus --ca-cert, when one is given
@@ -164,10 +200,12 @@ struct Sender::Impl {
     std::vector<Transfer*> active_transfers; // owned by the multi handle while listed here
     std::deque<JobPtr> waiting;              // ready to start, above max_concurrent_requests
     std::priority_queue<RetryEntry, std::vector<RetryEntry>, std::greater<>> retry_queue;
+    std::optional<Clock::time_point> curl_timer_due; // CURLMOPT_TIMERFUNCTION's
     std::uint64_t retry_sequence = 0;
     std::mt19937_64 rng;
     std::uint64_t env_generation = ~std::uint64_t{0};
     std::unordered_map<std::string, std::optional<Environment>> env_cache;
+    std::vector<CachedHeaders> headers_cache;                        // emptied with env_cache
     std::map<std::pair<std::string, SdkKind>, std::string> disabled; // → rejected credential
     std::set<std::tuple<std::string, SdkKind, std::string>> rejection_logged;
     std::set<std::pair<std::string, SdkKind>> no_credential_logged;
@@ -178,12 +216,20 @@ struct Sender::Impl {
     void stop();
     void submit(Payload payload);
     void enqueue_locked(JobPtr job);
+    void wake_curl_locked();
+    void wake_curl();
 
     void compressor_main();
     void curl_main();
+    // CURLMOPT_SOCKETFUNCTION: what curl wants to know about a socket, kept in `epoll`.
+    int on_curl_socket(curl_socket_t socket, int what, bool watched);
+    void take_finished(); // completes the transfers curl says are done
     void prepare_ca_blob();
     std::unique_ptr<Transfer> take_transfer();
     void start_attempt(JobPtr job);
+    // The request description of a payload (nullptr: no credential for it).
+    std::shared_ptr<const RequestHeaders> request_headers_for(const Payload& payload,
+                                                              const Environment& environment);
     void complete(Transfer* transfer, CURLcode result);
     const Environment* environment_for(const std::string& name);
     void on_recoverable(JobPtr job, long status, const char* curl_error);
@@ -206,6 +252,36 @@ void Sender::Impl::start() {
                       static_cast<long>(options.max_concurrent_requests));
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                       static_cast<long>(options.max_concurrent_requests));
+    epoll = util::Fd(::epoll_create1(EPOLL_CLOEXEC));
+    wakeup = util::Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!epoll || !wakeup) {
+        throw std::runtime_error(std::string("sender: cannot create the event loop: ") +
+                                 std::strerror(errno));
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = wakeup.get();
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wakeup.get(), &event) != 0) {
+        throw std::runtime_error(std::string("sender: cannot create the event loop: ") +
+                                 std::strerror(errno));
+    }
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(
+        multi, CURLMOPT_SOCKETFUNCTION,
+        +[](CURL*, curl_socket_t socket, int what, void* self, void* assigned) -> int {
+            return static_cast<Impl*>(self)->on_curl_socket(socket, what, assigned != nullptr);
+        });
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(
+        multi, CURLMOPT_TIMERFUNCTION, +[](CURLM*, long timeout_ms, void* self) -> int {
+            auto* impl = static_cast<Impl*>(self);
+            if (timeout_ms < 0) {
+                impl->curl_timer_due.reset();
+            } else {
+                impl->curl_timer_due = Clock::now() + std::chrono::milliseconds(timeout_ms);
+            }
+            return 0;
+        });
     prepare_ca_blob();
     if (options.gzip) {
         const int threads = std::max(options.compression_threads, 1);
@@ -252,10 +328,15 @@ void Sender::Impl::submit(Payload payload) {
         std::unique_lock lock(mutex);
         // Always admit when nothing is in flight, so one payload larger than the bound still
         // goes through instead of blocking forever.
-        space_cv.wait(lock, [&] {
+        const auto admitted = [&] {
             return stopping || in_flight_bytes == 0 ||
                    in_flight_bytes + job->accounted <= options.max_in_flight_bytes;
-        });
+        };
+        if (!admitted()) {
+            ++space_waiters;
+            space_cv.wait(lock, admitted);
+            --space_waiters;
+        }
         if (!stopping) {
             in_flight_bytes += job->accounted;
             ++pending;
@@ -274,7 +355,19 @@ void Sender::Impl::enqueue_locked(JobPtr job) {
         return;
     }
     ready_queue.push_back(std::move(job));
-    curl_multi_wakeup(multi);
+    wake_curl_locked();
+}
+
+void Sender::Impl::wake_curl_locked() {
+    if (curl_wants_wakeup) {
+        curl_wants_wakeup = false;
+        wake_curl();
+    }
+}
+
+void Sender::Impl::wake_curl() {
+    const std::uint64_t one = 1;
+    (void)!::write(wakeup.get(), &one, sizeof one);
 }
 
 void Sender::Impl::compressor_main() {
@@ -291,7 +384,7 @@ void Sender::Impl::compressor_main() {
         compressor.compress(job->payload.body, job->compressed);
         lock.lock();
         ready_queue.push_back(std::move(job));
-        curl_multi_wakeup(multi);
+        wake_curl_locked();
     }
 }
 
@@ -345,6 +438,7 @@ const Environment* Sender::Impl::environment_for(const std::string& name) {
     const std::uint64_t generation = environments.generation();
     if (generation != env_generation) {
         env_cache.clear();
+        headers_cache.clear();
         no_credential_logged.clear();
         env_generation = generation;
     }
@@ -355,14 +449,64 @@ const Environment* Sender::Impl::environment_for(const std::string& name) {
     return it->second ? &*it->second : nullptr;
 }
 
+std::shared_ptr<const Sender::Impl::RequestHeaders>
+Sender::Impl::request_headers_for(const Payload& payload, const Environment& environment) {
+    // A diagnostic pass-through carries its own inbound headers: described for itself alone.
+    const bool shared = payload.data != DataKind::diagnostic || payload.passthrough_headers.empty();
+    if (shared) {
+        for (const CachedHeaders& cached : headers_cache) {
+            if (cached.sdk == payload.sdk && cached.data == payload.data &&
+                cached.env_name == payload.env_name && cached.metadata == payload.metadata) {
+                return cached.headers;
+            }
+        }
+    }
+    // The description of a payload like this one without its ID (or body): the ID's line is
+    // filled in per attempt.
+    std::optional<UpstreamRequest> request;
+    if (shared) {
+        Payload key;
+        key.env_name = payload.env_name;
+        key.sdk = payload.sdk;
+        key.data = payload.data;
+        key.metadata = payload.metadata;
+        request = describe_upstream_request(key, environment, request_options);
+    } else {
+        request = describe_upstream_request(payload, environment, request_options);
+    }
+    if (!request) {
+        return nullptr;
+    }
+    auto headers = std::make_shared<RequestHeaders>();
+    headers->url = std::move(request->url);
+    headers->credential = environment.credential(payload.sdk);
+    for (const auto& [name, value] : request->headers) {
+        if (shared && name == k_payload_id_header) {
+            headers->id_position = headers->lines.size();
+            continue;
+        }
+        headers->lines.push_back(name + ": " + value);
+    }
+    // "Expect: 100-continue" would cost a round trip per large body.
+    headers->lines.emplace_back("Expect:");
+    if (shared) {
+        if (headers_cache.size() >= k_max_cached_headers) {
+            headers_cache.clear(); // many metadata variants (serve): start again
+        }
+        headers_cache.push_back(
+            CachedHeaders{payload.env_name, payload.sdk, payload.data, payload.metadata, headers});
+    }
+    return headers;
+}
+
 void Sender::Impl::start_attempt(JobPtr job) {
     const Payload& payload = job->payload;
     // The credential is read now, at the start of the attempt, so that a reload applies to
     // retries not yet started (SPEC §3).
     const Environment* env = environment_for(payload.env_name);
-    std::optional<UpstreamRequest> request;
+    std::shared_ptr<const RequestHeaders> request;
     if (env != nullptr) {
-        request = describe_upstream_request(payload, *env, request_options);
+        request = request_headers_for(payload, *env);
     }
     if (!request) {
         const auto key = std::make_pair(payload.env_name, payload.sdk);
@@ -380,7 +524,7 @@ void Sender::Impl::start_attempt(JobPtr job) {
         finish_undeliverable(std::move(job), Undeliverable::no_credential, 0);
         return;
     }
-    const std::string& credential = env->credential(payload.sdk);
+    const std::string& credential = request->credential;
     const auto disabled_it = disabled.find({payload.env_name, payload.sdk});
     if (disabled_it != disabled.end()) {
         if (disabled_it->second == credential) {
@@ -401,15 +545,28 @@ void Sender::Impl::start_attempt(JobPtr job) {
     CURL* easy = transfer->easy;
     curl_easy_setopt(easy, CURLOPT_URL, request->url.c_str());
 
-    curl_slist* headers = nullptr;
-    std::string line;
-    for (const auto& [name, value] : request->headers) {
-        line.assign(name).append(": ").append(value);
-        headers = curl_slist_append(headers, line.c_str());
+    // The header list is built from nodes the transfer keeps (no allocation once warm) pointing
+    // at the shared lines; curl only reads it, for as long as the transfer runs.
+    std::vector<curl_slist>& nodes = transfer->header_nodes;
+    nodes.clear();
+    const auto add_node = [&nodes](const std::string& text) {
+        nodes.push_back(curl_slist{const_cast<char*>(text.c_str()), nullptr});
+    };
+    if (request->id_position != std::string::npos) {
+        transfer->id_line.assign("X-LaunchDarkly-Payload-ID: ").append(payload.id);
     }
-    // "Expect: 100-continue" would cost a round trip per large body.
-    headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    for (std::size_t i = 0; i <= request->lines.size(); ++i) {
+        if (i == request->id_position) {
+            add_node(transfer->id_line);
+        }
+        if (i < request->lines.size()) {
+            add_node(request->lines[i]);
+        }
+    }
+    for (std::size_t i = 0; i + 1 < nodes.size(); ++i) {
+        nodes[i].next = &nodes[i + 1];
+    }
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nodes.empty() ? nullptr : nodes.data());
 
     const std::string& bytes = options.gzip ? job->compressed : payload.body;
     // No copy: curl reads the payload's own buffer, which lives as long as the transfer.
@@ -417,14 +574,12 @@ void Sender::Impl::start_attempt(JobPtr job) {
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, bytes.data());
 
     transfer->error[0] = '\0';
-    transfer->headers = headers;
-    transfer->credential = credential;
+    transfer->request = std::move(request);
     ++job->attempts;
     transfer->job = std::move(job);
     if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
         JobPtr failed = std::move(transfer->job);
-        curl_slist_free_all(transfer->headers);
-        transfer->headers = nullptr;
+        transfer->request.reset();
         transfer_pool.push_back(std::move(transfer));
         on_recoverable(std::move(failed), 0, "curl_multi_add_handle failed");
         return;
@@ -444,10 +599,10 @@ void Sender::Impl::complete(Transfer* raw, CURLcode result) {
     if (result == CURLE_OK) {
         curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
     }
-    curl_slist_free_all(transfer->headers);
-    transfer->headers = nullptr;
     JobPtr job = std::move(transfer->job);
-    const std::string credential = std::move(transfer->credential);
+    // Kept for on_rejected(): the description (and its credential) outlives a cache reset.
+    const std::shared_ptr<const RequestHeaders> request = std::move(transfer->request);
+    const std::string_view credential = request->credential;
     const std::string curl_error(transfer->error.data());
     transfer_pool.push_back(std::move(transfer));
 
@@ -468,7 +623,7 @@ void Sender::Impl::complete(Transfer* raw, CURLcode result) {
         on_too_large(std::move(job), status);
         return;
     case AttemptOutcome::rejected:
-        on_rejected(std::move(job), status, credential);
+        on_rejected(std::move(job), status, std::string(credential));
         return;
     }
 }
@@ -597,17 +752,69 @@ void Sender::Impl::finish_undeliverable(JobPtr job, Undeliverable reason, long s
 }
 
 void Sender::Impl::release(std::size_t accounted) {
+    bool wake_submitters = false;
+    bool idle = false;
     {
         std::lock_guard lock(mutex);
         in_flight_bytes -= std::min(accounted, in_flight_bytes);
         --pending;
+        // A blocked submitter is woken once an eighth of the bound is free again rather than at
+        // every payload's end: one wake-up then admits a run of payloads instead of each release
+        // and submit ping-ponging between the two threads.
+        wake_submitters =
+            space_waiters != 0 &&
+            (in_flight_bytes == 0 ||
+             in_flight_bytes <= options.max_in_flight_bytes - options.max_in_flight_bytes / 8);
+        idle = pending == 0;
     }
-    space_cv.notify_all();
-    idle_cv.notify_all();
+    if (wake_submitters) {
+        space_cv.notify_all();
+    }
+    if (idle) {
+        idle_cv.notify_all();
+    }
 }
 
+int Sender::Impl::on_curl_socket(curl_socket_t socket, int what, bool watched) {
+    epoll_event event{};
+    event.data.fd = socket;
+    if (what == CURL_POLL_REMOVE) {
+        ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, socket, &event);
+        return 0;
+    }
+    event.events =
+        ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+    if (::epoll_ctl(epoll.get(), watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event) != 0) {
+        spdlog::error("sender: cannot watch a socket: {}", std::strerror(errno));
+        return -1;
+    }
+    if (!watched) {
+        // Remembered by curl with the socket (until it is removed): the next call modifies.
+        curl_multi_assign(multi, socket, this);
+    }
+    return 0;
+}
+
+void Sender::Impl::take_finished() {
+    int queued = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+        if (message->msg != CURLMSG_DONE) {
+            continue;
+        }
+        Transfer* transfer = nullptr;
+        curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer);
+        const CURLcode result = message->data.result;
+        complete(transfer, result);
+    }
+}
+
+// curl's socket interface: epoll tells which connection is ready and curl looks at that one
+// transfer only. (curl_multi_perform looks at every running transfer each time, polling each
+// socket once more: with 16 requests in flight and one answer arriving at a time, most of a
+// small request's cost.)
 void Sender::Impl::curl_main() {
-    std::vector<JobPtr> arrived;
+    std::array<epoll_event, 64> events{};
+    int running = 0;
     while (true) {
         {
             std::lock_guard lock(mutex);
@@ -632,29 +839,51 @@ void Sender::Impl::curl_main() {
             start_attempt(std::move(job));
         }
 
-        int running = 0;
-        curl_multi_perform(multi, &running);
-        int queued = 0;
-        while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-            if (message->msg != CURLMSG_DONE) {
-                continue;
-            }
-            Transfer* transfer = nullptr;
-            curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer);
-            const CURLcode result = message->data.result;
-            complete(transfer, result);
-        }
-
+        const bool room = active_transfers.size() < options.max_concurrent_requests;
         std::chrono::milliseconds timeout(1000);
-        if (!waiting.empty() && active_transfers.size() < options.max_concurrent_requests) {
+        if (!waiting.empty() && room) {
             timeout = std::chrono::milliseconds(0);
         } else if (!retry_queue.empty()) {
             const auto until_due =
                 std::chrono::ceil<std::chrono::milliseconds>(retry_queue.top().due - Clock::now());
             timeout = std::clamp(until_due, std::chrono::milliseconds(0), timeout);
         }
-        // curl_multi_poll also returns early for curl's own timers and for curl_multi_wakeup.
-        curl_multi_poll(multi, nullptr, 0, static_cast<int>(timeout.count()), nullptr);
+        if (curl_timer_due) {
+            const auto until_due =
+                std::chrono::ceil<std::chrono::milliseconds>(*curl_timer_due - Clock::now());
+            timeout = std::clamp(until_due, std::chrono::milliseconds(0), timeout);
+        }
+        if (timeout.count() != 0) {
+            std::lock_guard lock(mutex);
+            if (!ready_queue.empty() && room) {
+                timeout = std::chrono::milliseconds(0); // arrived meanwhile: no need to wait
+            } else {
+                // Asked for under the lock that submitters queue under, so none is missed: a
+                // job queued after this point wakes the wait (the eventfd keeps a wake-up that
+                // comes before the wait starts).
+                curl_wants_wakeup = room;
+            }
+        }
+        const int count = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()),
+                                       static_cast<int>(timeout.count()));
+        for (int i = 0; i < count; ++i) {
+            const epoll_event& event = events[static_cast<std::size_t>(i)];
+            if (event.data.fd == wakeup.get()) {
+                std::uint64_t value = 0;
+                (void)!::read(wakeup.get(), &value, sizeof value);
+                continue;
+            }
+            int bits = 0;
+            bits |= (event.events & EPOLLIN) != 0 ? CURL_CSELECT_IN : 0;
+            bits |= (event.events & EPOLLOUT) != 0 ? CURL_CSELECT_OUT : 0;
+            bits |= (event.events & (EPOLLERR | EPOLLHUP)) != 0 ? CURL_CSELECT_ERR : 0;
+            curl_multi_socket_action(multi, event.data.fd, bits, &running);
+        }
+        if (curl_timer_due && *curl_timer_due <= Clock::now()) {
+            curl_timer_due.reset(); // curl sets it again from within the call when it needs to
+            curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        take_finished();
     }
 
     // Stopping: take every job back from curl and hand it to stop().
@@ -662,8 +891,7 @@ void Sender::Impl::curl_main() {
     for (Transfer* raw : active_transfers) {
         std::unique_ptr<Transfer> transfer(raw);
         curl_multi_remove_handle(multi, transfer->easy);
-        curl_slist_free_all(transfer->headers);
-        transfer->headers = nullptr;
+        transfer->request.reset();
         remaining.push_back(std::move(transfer->job));
         transfer_pool.push_back(std::move(transfer));
     }
@@ -708,8 +936,8 @@ void Sender::Impl::stop() {
     }
     compress_cv.notify_all();
     space_cv.notify_all();
-    if (multi != nullptr) {
-        curl_multi_wakeup(multi);
+    if (wakeup) {
+        wake_curl();
     }
     for (std::thread& compressor : compressors) {
         compressor.join();
