@@ -15,7 +15,7 @@ struct JsonError {
     std::string message;
 };
 
-// Validates JSON fully (structure and UTF-8; simdjson DOM) and cuts it into the raw bytes of
+// Validates JSON fully (structure and UTF-8; JsonValidator) and cuts it into the raw bytes of
 // its events, without copying or re-serialising them. One instance per thread: it keeps
 // simdjson's parsers and buffers between calls.
 class EventSplitter {
@@ -33,12 +33,6 @@ class EventSplitter {
     // avoids a copy); pass json.size() when unknown.
     bool split_array(std::string_view json, std::size_t padded_capacity,
                      std::vector<std::string_view>& out, JsonError& error);
-
-    // As split_array for an array that is part of a JSON text already validated (e.g. the
-    // "events" member of a capture line checked with validate_object): skips the second full
-    // validation, still rejects elements that are not objects.
-    bool cut_validated_array(std::string_view json, std::size_t padded_capacity,
-                             std::vector<std::string_view>& out, JsonError& error);
 
     // `json` must be one JSON text of any type (structure and UTF-8 checked).
     bool validate_json(std::string_view json, std::size_t padded_capacity, JsonError& error);

@@ -213,19 +213,3 @@ TEST_CASE("EventSplitter::kind_of", "[reader]") {
     CHECK(splitter.kind_of("{\"key\":\"x\"}").empty());
     CHECK(splitter.kind_of("{\"kind\":3}").empty());
 }
-
-TEST_CASE("EventSplitter::cut_validated_array", "[reader]") {
-    EventSplitter splitter;
-    std::vector<std::string_view> out;
-    JsonError error;
-    const std::string line = R"({"v":1,"events":[{"kind":"a"}, {"kind":"b"}]})";
-    const std::string_view array = std::string_view(line).substr(16, 28);
-    REQUIRE(array.front() == '[');
-    REQUIRE(array.back() == ']');
-    REQUIRE(splitter.cut_validated_array(array, array.size(), out, error));
-    REQUIRE(out.size() == 2);
-    CHECK(out[1] == R"({"kind":"b"})");
-    CHECK(out[1].data() == line.data() + 31);
-    CHECK_FALSE(splitter.cut_validated_array("[{},1]", 6, out, error));
-    CHECK(error.message == "element 1 is a number, not an object");
-}

@@ -1,5 +1,5 @@
-// split_array takes the elements' spans from the DOM parse's structural index instead of a second
-// parse: these inputs are the ones a depth walk over that index could get wrong.
+// split_array takes the elements' spans from the structural index of its one validation pass
+// (JsonValidator): these inputs are the ones a depth walk over that index could get wrong.
 
 #include "core/event_splitter.hpp"
 #include "core/util/json_scan.hpp"
