@@ -147,7 +147,8 @@ class SpoolWriter {
     // Lines appended while a leader writes collect in the open group; the next leader takes the
     // whole group. Waiters keep their group alive to read its outcome.
     struct Group {
-        std::string lines;
+        std::vector<std::string> lines; // written with writev(2): no copy into one buffer
+        std::size_t bytes = 0;          // of all lines
         // Index entries of the group's lines, their events_offset relative to the group's start.
         std::vector<SpoolLineIndex> entries;
         bool indexable = true; // every line of the group has an entry
