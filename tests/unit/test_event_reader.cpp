@@ -310,6 +310,32 @@ TEST_CASE("EventReader::next capture", "[reader]") {
         CHECK(all.items[2].line == 8);
     }
 
+    SECTION("envelope members: escapes decoded, wrong types and duplicates named") {
+        const std::string head =
+            "{\"v\":1,\"received\":\"2026-11-26T23:19:43.123Z\",\"sdk\":\"server\","
+            "\"kind\":\"analytics\",\"schema\":4,";
+        const std::string lines =
+            head +
+            "\"env\":\"pro\\u0064\\\"x\\\"\",\"t\\u0061gs\":\"a\\/b\",\"events\":[{\"k\":1}]}\n" +
+            head + "\"env\":\"p\",\"events\":[{}],\"events\":[{}]}\n" + head +
+            "\"env\":7,\"events\":[{}]}\n" + //
+            head + "\"env\":\"p\",\"schema\":4.0,\"events\":[{}]}\n" + head +
+            "\"env\":\"p\",\"events\":{}}\n";
+        const ReadAll all = read_string(lines, InputFormat::capture);
+        REQUIRE(all.items.size() == 1);
+        REQUIRE(all.items[0].envelope.has_value());
+        CHECK(all.items[0].envelope->env_name == "prod\"x\"");
+        CHECK(all.items[0].envelope->metadata.tags == "a/b");
+        CHECK(all.item_events[0] == std::vector<std::string>{"{\"k\":1}"});
+        const auto problems = problems_of(all);
+        REQUIRE(problems.size() == 4);
+        CHECK(problems[0]->message ==
+              "capture line: \"events\" or \"event\" appears more than once");
+        CHECK(problems[1]->message == "capture line: \"env\" is not a string");
+        CHECK(problems[2]->message == "capture line: \"schema\" is not a schema version");
+        CHECK(problems[3]->message == "capture line: \"events\" is not an array");
+    }
+
     SECTION("a truncated last line") {
         std::string cut = input.substr(0, input.size() - 10);
         const ReadAll all = read_string(cut);
@@ -373,7 +399,8 @@ TEST_CASE("EventReader::next array", "[reader]") {
             for (const std::string& event : events) {
                 lines.push_back(1 + newlines);
                 big += event + ",\n";
-                newlines += 1 + static_cast<std::size_t>(std::count(event.begin(), event.end(), '\n'));
+                newlines +=
+                    1 + static_cast<std::size_t>(std::count(event.begin(), event.end(), '\n'));
                 expected.push_back(event);
             }
             lines.push_back(lines.back() + 1);
