@@ -127,6 +127,9 @@ int run_flush(const FlushOptions& options) {
     delivery_options.max_age = max_age;
     delivery_options.max_events_per_payload = options.batch_size;
     delivery_options.dry_run = options.dry_run;
+    // The sender reports the outcomes of the requests that ended together before it starts
+    // another: their progress records go in one write.
+    delivery_options.batch_progress = sender != nullptr;
     SpoolDelivery delivery(*directory, *sink, delivery_options, [](const InputProblem& problem) {
         spdlog::warn("flush: {}:{}: (byte {}) {}; kept in bad/", problem.file, problem.line,
                      problem.offset, problem.message);

@@ -223,7 +223,9 @@ struct Sender::Impl {
     void curl_main();
     // CURLMOPT_SOCKETFUNCTION: what curl wants to know about a socket, kept in `epoll`.
     int on_curl_socket(curl_socket_t socket, int what, bool watched);
-    void take_finished(); // completes the transfers curl says are done
+    // Completes the transfers curl says are done, then tells the listener (before any new
+    // attempt starts).
+    void take_finished();
     void prepare_ca_blob();
     std::unique_ptr<Transfer> take_transfer();
     void start_attempt(JobPtr job);
@@ -797,6 +799,7 @@ int Sender::Impl::on_curl_socket(curl_socket_t socket, int what, bool watched) {
 
 void Sender::Impl::take_finished() {
     int queued = 0;
+    bool any = false;
     while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
         if (message->msg != CURLMSG_DONE) {
             continue;
@@ -805,6 +808,10 @@ void Sender::Impl::take_finished() {
         curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer);
         const CURLcode result = message->data.result;
         complete(transfer, result);
+        any = true;
+    }
+    if (any) {
+        listener.on_outcomes_reported();
     }
 }
 

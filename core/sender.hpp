@@ -57,6 +57,11 @@ class DeliveryListener {
     virtual void on_delivered(const Payload& payload, long status) = 0;
     // The payload (with its body uncompressed and its payload ID) — to spool or to count.
     virtual void on_undeliverable(Payload payload, Undeliverable reason, long last_status) = 0;
+    // Called on the sender's thread after the outcomes of the requests that ended together
+    // (one wake-up of the event loop) and before any further request starts: a listener that
+    // records deliveries can write them here in one go, and still no more than the requests in
+    // flight can have ended unrecorded.
+    virtual void on_outcomes_reported() {}
 };
 
 // Delivers payloads upstream on the libcurl multi interface (SPEC §2): one thread drives many

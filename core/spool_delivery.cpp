@@ -21,7 +21,8 @@ struct SpoolDelivery::Segment {
     std::unique_ptr<SpoolProgress> progress;
     std::size_t outstanding = 0; // lines handed to the sink and not ended
     bool reading_done = false;
-    bool keep = false; // something of it is not delivered: it stays
+    bool keep = false;             // something of it is not delivered: it stays
+    bool progress_pending = false; // listed in m_progress_pending
 };
 
 namespace {
@@ -121,6 +122,7 @@ void SpoolDelivery::run(SpoolDeliveryStats& stats) {
         }
         m_idle.wait_for(lock, std::chrono::milliseconds(200));
     }
+    write_progress_locked(); // the segments kept after a stop's grace
     if (m_upstream_failed.load()) {
         stats.upstream_unavailable.store(true);
     }
@@ -507,7 +509,13 @@ void SpoolDelivery::piece_ended(const Payload& payload, bool delivered, bool too
                 m_stats->payloads_delivered.fetch_add(1);
                 m_stats->events_delivered.fetch_add(line.events - line.too_large);
             }
-            if (auto marked = s.progress->mark_done(line.line); !marked) {
+            if (m_options.batch_progress) {
+                s.progress->mark_done_later(line.line);
+                if (!s.progress_pending) {
+                    s.progress_pending = true;
+                    m_progress_pending.push_back(line.segment);
+                }
+            } else if (auto marked = s.progress->mark_done(line.line); !marked) {
                 spdlog::error("flush: {}", marked.error().message);
                 s.keep = true;
             }
@@ -525,6 +533,28 @@ void SpoolDelivery::piece_ended(const Payload& payload, bool delivered, bool too
     finish_segment_locked(index);
 }
 
+void SpoolDelivery::write_progress() {
+    std::lock_guard lock(m_mutex);
+    write_progress_locked();
+}
+
+void SpoolDelivery::write_progress_locked() {
+    for (const std::uint64_t index : m_progress_pending) {
+        if (auto found = m_segments.find(index); found != m_segments.end()) {
+            write_segment_progress_locked(*found->second);
+        }
+    }
+    m_progress_pending.clear();
+}
+
+void SpoolDelivery::write_segment_progress_locked(Segment& segment) {
+    segment.progress_pending = false;
+    if (auto written = segment.progress->write_pending(); !written) {
+        spdlog::error("flush: {}", written.error().message);
+        segment.keep = true; // its lines are sent again next time, under the same IDs
+    }
+}
+
 void SpoolDelivery::finish_segment_locked(std::uint64_t index) {
     auto found = m_segments.find(index);
     if (found == m_segments.end()) {
@@ -533,6 +563,9 @@ void SpoolDelivery::finish_segment_locked(std::uint64_t index) {
     Segment& segment = *found->second;
     if (!segment.reading_done || segment.outstanding != 0) {
         return;
+    }
+    if (segment.progress_pending) {
+        write_segment_progress_locked(segment); // what is kept must have its records
     }
     if (!segment.keep) {
         std::error_code error;

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace evrelay {
 
@@ -29,6 +30,11 @@ struct SpoolDeliveryOptions {
     std::optional<std::chrono::milliseconds> max_age; // older payloads are dropped and reported
     std::size_t max_events_per_payload = 1000;        // incoming/ array and NDJSON files
     bool dry_run = false; // hand payloads to the sink only: no progress, nothing removed
+    // Progress records of delivered lines are written by write_progress(), which the sink's
+    // listener calls after each run of outcomes (DeliveryListener::on_outcomes_reported: the
+    // Sender does so before it starts another request), instead of one write per line. Either
+    // way a crash re-sends at most the payloads that were in flight.
+    bool batch_progress = false;
     // The in-memory index of a segment this process wrote (SpoolWriter::index_of), if any:
     // such a segment is delivered from it without parsing its lines again.
     std::function<std::shared_ptr<const SpoolSegmentIndex>(const std::filesystem::path&)> index_for;
@@ -86,6 +92,8 @@ class SpoolDelivery {
 
     void on_delivered(const Payload& payload);
     void on_undeliverable(const Payload& payload, Undeliverable reason, long last_status);
+    // Writes the progress records held back by batch_progress (thread-safe).
+    void write_progress();
 
     // The first credential problem met (401/403, no credential for an environment): flush exits
     // 78 with it.
@@ -118,6 +126,8 @@ class SpoolDelivery {
     // event (`too_large`), which completes its line without counting as delivered.
     void piece_ended(const Payload& payload, bool delivered, bool too_large);
     void finish_segment_locked(std::uint64_t index);
+    void write_progress_locked(); // m_mutex held
+    void write_segment_progress_locked(Segment& segment);
     bool stopping() const;
 
     SpoolDirectory m_directory;
@@ -130,6 +140,7 @@ class SpoolDelivery {
     std::condition_variable m_idle;
     std::map<std::uint64_t, std::unique_ptr<Segment>> m_segments;
     std::unordered_map<std::uint64_t, Line> m_lines; // by origin tag
+    std::vector<std::uint64_t> m_progress_pending;   // segments with records held back
     std::uint64_t m_next_segment = 1;
     std::atomic<bool> m_stop{false};
     std::atomic<std::chrono::milliseconds::rep> m_stop_grace_ms{0};

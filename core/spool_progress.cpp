@@ -60,25 +60,70 @@ std::size_t SpoolProgress::done_count() const {
     return m_done.size();
 }
 
-Result<void> SpoolProgress::mark_done(std::uint64_t line) {
-    const std::string record = std::to_string(line) + "\n";
-    std::lock_guard lock(m_mutex);
-    if (!m_done.insert(line).second) {
-        return {};
-    }
-    // One write of a few bytes to an O_APPEND file: whole or not at all in practice; a torn one
-    // is ignored by open().
-    while (::write(m_fd.get(), record.data(), record.size()) < 0) {
-        if (errno != EINTR) {
-            return make_error(ErrorKind::io, "cannot write spool progress file " + m_path.string() +
+namespace {
+
+// Appends whole records with as few write(2) calls as the kernel allows. A write of a few bytes
+// to an O_APPEND file is whole or not at all in practice; a torn last record is ignored by open().
+Result<void> append_records(int fd, std::string_view records, const std::filesystem::path& path) {
+    while (!records.empty()) {
+        const ssize_t written = ::write(fd, records.data(), records.size());
+        if (written < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return make_error(ErrorKind::io, "cannot write spool progress file " + path.string() +
                                                  ": " + std::strerror(errno));
         }
+        records.remove_prefix(static_cast<std::size_t>(written));
     }
     return {};
 }
 
+void append_record(std::string& out, std::uint64_t line) {
+    char digits[24];
+    const auto [end, error] = std::to_chars(digits, digits + sizeof digits, line);
+    (void)error;
+    out.append(digits, end);
+    out.push_back('\n');
+}
+
+} // namespace
+
+Result<void> SpoolProgress::mark_done(std::uint64_t line) {
+    std::string record;
+    append_record(record, line);
+    std::lock_guard lock(m_mutex);
+    if (!m_done.insert(line).second) {
+        return {};
+    }
+    return append_records(m_fd.get(), record, m_path);
+}
+
+void SpoolProgress::mark_done_later(std::uint64_t line) {
+    std::lock_guard lock(m_mutex);
+    if (m_done.insert(line).second) {
+        append_record(m_pending, line);
+    }
+}
+
+Result<void> SpoolProgress::write_pending() {
+    std::lock_guard lock(m_mutex);
+    if (m_pending.empty()) {
+        return {};
+    }
+    auto written = append_records(m_fd.get(), m_pending, m_path);
+    m_pending.clear();
+    return written;
+}
+
+bool SpoolProgress::has_pending() const {
+    std::lock_guard lock(m_mutex);
+    return !m_pending.empty();
+}
+
 void SpoolProgress::remove() {
     std::lock_guard lock(m_mutex);
+    m_pending.clear();
     m_fd.close();
     ::unlink(m_path.c_str());
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
+#include <string>
 #include <unordered_set>
 
 namespace evrelay {
@@ -25,6 +26,12 @@ class SpoolProgress {
     // Records `line` as done. A failed write is returned (the line is then sent again next time,
     // which the payload ID makes harmless upstream).
     Result<void> mark_done(std::uint64_t line);
+    // Records `line` as done in memory now and in the file at the next write_pending(), so that
+    // the lines finished together cost one write.
+    void mark_done_later(std::uint64_t line);
+    // Appends the records of mark_done_later() not yet written, in one write.
+    Result<void> write_pending();
+    bool has_pending() const;
     // Deletes the progress file (its segment is gone).
     void remove();
 
@@ -36,6 +43,7 @@ class SpoolProgress {
     util::Fd m_fd;
     mutable std::mutex m_mutex;
     std::unordered_set<std::uint64_t> m_done;
+    std::string m_pending; // records of mark_done_later(), "N\n" each
 };
 
 } // namespace evrelay

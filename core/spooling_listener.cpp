@@ -37,6 +37,13 @@ void SpoolingListener::on_undeliverable(Payload payload, Undeliverable reason, l
     m_next.on_undeliverable(std::move(payload), reason, last_status);
 }
 
+void SpoolingListener::on_outcomes_reported() {
+    if (SpoolDelivery* delivery = m_delivery.load(); delivery != nullptr) {
+        delivery->write_progress();
+    }
+    m_next.on_outcomes_reported();
+}
+
 void SpoolingListener::on_overflow(const std::string& env_name, SdkKind sdk,
                                    const PayloadMetadata& metadata,
                                    const std::vector<std::string_view>& events) {

@@ -28,6 +28,7 @@ class SpoolingListener : public DeliveryListener, public OverflowHandler {
 
     void on_delivered(const Payload& payload, long status) override;
     void on_undeliverable(Payload payload, Undeliverable reason, long last_status) override;
+    void on_outcomes_reported() override;
     void on_overflow(const std::string& env_name, SdkKind sdk, const PayloadMetadata& metadata,
                      const std::vector<std::string_view>& events) override;
 

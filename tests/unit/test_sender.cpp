@@ -734,6 +734,67 @@ TEST_CASE("Sender delivers many payloads concurrently", "[sender]") {
     CHECK(counters.for_target("production", SdkKind::server).events_forwarded == 400);
 }
 
+// A listener that counts the deliveries not yet followed by on_outcomes_reported().
+class BatchListener : public RecordingListener {
+  public:
+    void on_delivered(const Payload& payload, long status) override {
+        {
+            std::lock_guard lock(m_batch_mutex);
+            ++m_unreported;
+            m_most_unreported = std::max(m_most_unreported, m_unreported);
+        }
+        RecordingListener::on_delivered(payload, status);
+    }
+    void on_outcomes_reported() override {
+        std::lock_guard lock(m_batch_mutex);
+        m_unreported = 0;
+        ++m_reports;
+    }
+    std::size_t unreported() const {
+        std::lock_guard lock(m_batch_mutex);
+        return m_unreported;
+    }
+    std::size_t most_unreported() const {
+        std::lock_guard lock(m_batch_mutex);
+        return m_most_unreported;
+    }
+    std::size_t reports() const {
+        std::lock_guard lock(m_batch_mutex);
+        return m_reports;
+    }
+
+  private:
+    mutable std::mutex m_batch_mutex;
+    std::size_t m_unreported = 0;
+    std::size_t m_most_unreported = 0;
+    std::size_t m_reports = 0;
+};
+
+TEST_CASE("Sender reports each run of outcomes before starting more requests", "[sender]") {
+    RecordingUpstream upstream;
+    EnvironmentTable environments({production()});
+    BatchListener listener;
+    CounterRegistry counters;
+    SenderOptions options = test_options(upstream, false);
+    options.max_concurrent_requests = 4;
+    Sender sender(options, environments, listener, counters);
+
+    for (int i = 0; i < 100; ++i) {
+        sender.submit(make_payload({event(i)}));
+    }
+    REQUIRE(sender.wait_idle(k_wait));
+    CHECK(listener.delivered().size() == 100);
+    // The report follows the outcomes it covers on the sender's thread: wait for the last one.
+    const auto deadline = std::chrono::steady_clock::now() + k_wait;
+    while (listener.unreported() != 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(listener.unreported() == 0);
+    CHECK(listener.reports() >= 1);
+    // Never more deliveries unreported than requests can be in flight at once.
+    CHECK(listener.most_unreported() <= options.max_concurrent_requests);
+}
+
 TEST_CASE("split_array_in_halves", "[sender]") {
     SECTION("elements keep their bytes; strings with commas and brackets are not cut") {
         const std::string body = R"([{"a":"x,]}"},{"b":[1,2,{"c":"\"},"}]}, {"d":3} ,{"e":"\\"}])";

@@ -578,6 +578,40 @@ TEST_CASE("SpoolDelivery: an unavailable upstream stops the pass", "[spool]") {
     CHECK(regular_files(h.root()).empty());
 }
 
+TEST_CASE("SpoolDelivery: batch_progress writes the records when the sink says", "[spool]") {
+    Harness h;
+    const std::string name = segment_name(1);
+    h.write_segment(name, line_of("a") + line_of("b") + line_of("c") + line_of("d"));
+    SpoolDeliveryOptions options;
+    options.batch_progress = true;
+
+    SECTION("after each run of outcomes") {
+        std::vector<std::string> seen; // the record file when c, then d, is submitted
+        h.upstream.on_submit = [&](const Sent& sent) {
+            if (sent.id == "c") {
+                seen.push_back(h.done_file(name)); // a and b delivered, not written yet
+                h.listener.on_outcomes_reported();
+                seen.push_back(h.done_file(name));
+            }
+        };
+        h.upstream.policy = [](const Sent& sent) {
+            return sent.id == "d" ? Answer::retries_exhausted : Answer::deliver;
+        };
+        SpoolDeliveryStats& stats = h.pass(options);
+        CHECK(seen == std::vector<std::string>{"", "1\n2\n"});
+        CHECK(stats.payloads_delivered.load() == 3);
+        // The kept segment gets the records still held back (c) when it is finished.
+        CHECK(fs::exists(h.root() / name));
+        CHECK(h.done_file(name) == "1\n2\n3\n");
+    }
+
+    SECTION("a segment delivered in full is removed with its record") {
+        SpoolDeliveryStats& stats = h.pass(options);
+        CHECK(stats.segments_removed.load() == 1);
+        CHECK(regular_files(h.root()).empty());
+    }
+}
+
 TEST_CASE("SpoolDelivery: a failure in the last segment keeps only that segment", "[spool]") {
     Harness h;
     h.write_segment(segment_name(1), line_of("a"));

@@ -92,6 +92,30 @@ TEST_CASE("SpoolProgress", "[spool]") {
         CHECK(progress->done(9));
     }
 
+    SECTION("mark_done_later counts at once and is written by write_pending, in one go") {
+        auto progress = open_progress(segment);
+        progress->mark_done_later(2);
+        progress->mark_done_later(5);
+        progress->mark_done_later(2); // once
+        CHECK(progress->done(2));
+        CHECK(progress->done(5));
+        CHECK(progress->done_count() == 2);
+        CHECK(progress->has_pending());
+        CHECK(test::read_file(done_path).empty());
+        REQUIRE(progress->write_pending());
+        CHECK_FALSE(progress->has_pending());
+        CHECK(test::read_file(done_path) == "2\n5\n");
+        REQUIRE(progress->write_pending()); // nothing more to write
+        REQUIRE(progress->mark_done(7));
+        progress->mark_done_later(5); // already recorded: nothing pending
+        CHECK_FALSE(progress->has_pending());
+        CHECK(test::read_file(done_path) == "2\n5\n7\n");
+        progress->mark_done_later(9);
+        progress->remove(); // what was pending goes with the file
+        CHECK_FALSE(fs::exists(done_path));
+        CHECK_FALSE(progress->has_pending());
+    }
+
     SECTION("remove() deletes the file") {
         auto progress = open_progress(segment);
         REQUIRE(progress->mark_done(1));
