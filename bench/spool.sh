@@ -16,6 +16,7 @@
 #   BENCH_DURATION    wrk -d of the durable comparison (default 15s)
 #   BENCH_TIMEOUT     seconds allowed for each command (default 900)
 #   BENCH_NO_BUILD    1: do not build, use what is in the build directory
+#   BENCH_FLUSH_ARGS  extra arguments of the timed flush (e.g. "--max-connections 32")
 #
 # Output: the commands' logs on stderr, then a "== results ==" block of key=value lines on
 # stdout. Exit status 1 when a check that makes the figures meaningless fails (an event missing
@@ -162,14 +163,22 @@ flush_part() {
     # Written back before the clock starts: a real spool is written over minutes or hours; 1 GB of
     # dirty pages from `split` would otherwise be flushed to disk during the measurement.
     sync
+    local flush_args
+    read -r -a flush_args <<<"${BENCH_FLUSH_ARGS:-}"
     run_timed flush "$evrelay" flush "$work/flush-spool" --events-uri "http://127.0.0.1:$port" \
-        --sdk-key sdk-bench --no-progress --no-gzip
+        --sdk-key sdk-bench --no-progress --no-gzip "${flush_args[@]}"
     result[flush_payloads_expected]=$lines
     [[ ${result[flush_upstream_posts]} == "$lines" ]] ||
         die "flush sent ${result[flush_upstream_posts]} payloads for $lines spool lines"
     [[ -z $(find "$work/flush-spool" -maxdepth 1 -name '*.seg') ]] || die "flush left segments behind"
     result[flush_vs_replay_time]=$(ratio "${result[flush_seconds]}" "${result[replay_seconds]}" '%.2f')
     result[flush_vs_replay_preserve_time]=$(ratio "${result[flush_seconds]}" "${result[replay_preserve_seconds]}" '%.2f')
+    # CPU per upstream request (the sender's share is most of it: one request per spool line).
+    local name
+    for name in flush replay_preserve replay; do
+        result[${name}_cpu_us_per_post]=$(awk -v s="${result[${name}_cpu_seconds]}" \
+            -v n="${result[${name}_upstream_posts]}" 'BEGIN { if (n > 0) printf "%.1f", s * 1e6 / n; else print "—" }')
+    done
     result[events]=$events
     result[capture_bytes]=$bytes
 }
