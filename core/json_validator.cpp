@@ -432,135 +432,164 @@ bool JsonValidator::validate(const char* buffer, std::string_view json, std::siz
         return fail(*at, "invalid escape sequence in a string");
     }
 
+    // The walk is written with labels, as simdjson's own stage 2: where the code is says what
+    // may come next, so the common sequences (key, ':', string, ',') take no dispatch on a state.
     const std::uint32_t* index = impl.index();
     const std::uint32_t count = impl.count();
-    enum class Expect { value, value_or_close, key, key_or_close, colon, comma_or_close };
-    Expect expect = Expect::value;
-    int depth = 0;
-    // The root's part being read (depth 1 values), and the key it was given.
+    std::uint32_t i = 0;
+    int depth = 0; // containers open around the current entry
+    // The root's part being read (a value that starts at depth 1), and its key.
     std::uint32_t part_first = 0;
     std::string_view part_key;
-    std::uint32_t i = 0;
-    while (true) {
-        if (i >= count) {
+    // The value that just ended: its type and where its bytes end.
+    JsonType type = JsonType::null;
+    std::size_t value_end = 0;
+    std::uint32_t at = 0;
+    char c = 0;
+
+value: // entry i starts a value inside `depth` containers
+    if (i >= count) {
+        return fail(json.size(), "the JSON text ends early");
+    }
+    at = index[i];
+    c = buffer[at];
+    if (depth == 0) {
+        m_root.first = i;
+    } else if (depth == 1) {
+        part_first = i;
+    }
+    switch (c) {
+    case '{':
+        if (depth == k_max_depth) {
+            return fail(at, "nested more than 1024 levels deep");
+        }
+        impl.in_object[++depth] = true;
+        if (++i >= count) {
             return fail(json.size(), "the JSON text ends early");
         }
-        const std::uint32_t at = index[i];
-        const char c = buffer[at];
-        std::size_t value_end = 0; // set when a value was completed at this entry
-        JsonType type = JsonType::null;
-        switch (expect) {
-        case Expect::key_or_close:
-            if (c == '}') {
-                --depth;
-                value_end = at + 1;
-                type = JsonType::object;
-                break;
-            }
-            [[fallthrough]];
-        case Expect::key:
-            if (c != '"') {
-                return fail(at, "expected a member name in double quotes");
-            }
-            if (depth == 1) {
-                part_key = json.substr(at + 1, impl.scalar_end(i) - at - 2);
-            }
-            expect = Expect::colon;
+        if (buffer[index[i]] == '}') {
+            type = JsonType::object;
+            value_end = index[i] + 1;
+            --depth;
             ++i;
-            continue;
-        case Expect::colon:
-            if (c != ':') {
-                return fail(at, "expected ':' after a member name");
-            }
-            expect = Expect::value;
-            ++i;
-            continue;
-        case Expect::comma_or_close:
-            if (c == ',') {
-                expect = impl.in_object[depth] ? Expect::key : Expect::value;
-                ++i;
-                continue;
-            }
-            if (c == (impl.in_object[depth] ? '}' : ']')) {
-                type = impl.in_object[depth] ? JsonType::object : JsonType::array;
-                --depth;
-                value_end = at + 1;
-                break;
-            }
-            return fail(at, impl.in_object[depth] ? "expected ',' or '}'" : "expected ',' or ']'");
-        case Expect::value_or_close:
-            if (c == ']') {
-                --depth;
-                value_end = at + 1;
-                type = JsonType::array;
-                break;
-            }
-            [[fallthrough]];
-        case Expect::value:
-            if (depth == 0) {
-                m_root.first = i;
-            } else if (depth == 1) {
-                part_first = i;
-            }
-            switch (c) {
-            case '{':
-            case '[':
-                if (depth == k_max_depth) {
-                    return fail(at, "nested more than 1024 levels deep");
-                }
-                ++depth;
-                impl.in_object[depth] = c == '{';
-                expect = c == '{' ? Expect::key_or_close : Expect::value_or_close;
-                ++i;
-                continue;
-            case '"':
-                type = JsonType::string;
-                value_end = impl.scalar_end(i);
-                break;
-            case 't':
-            case 'f':
-            case 'n': {
-                const std::string_view word = c == 't' ? "true" : c == 'f' ? "false" : "null";
-                const std::size_t end = at + word.size();
-                if (end > json.size() || std::memcmp(buffer + at, word.data(), word.size()) != 0 ||
-                    (end < json.size() &&
-                     !k_ends_scalar[static_cast<unsigned char>(buffer[end])])) {
-                    return fail(at, "invalid literal (true, false or null expected)");
-                }
-                type = c == 'n' ? JsonType::null : JsonType::boolean;
-                value_end = at + word.size();
-                break;
-            }
-            default: {
-                const std::optional<std::size_t> end = number_end(buffer, json.size(), at);
-                if (!end || (*end < json.size() &&
-                             !k_ends_scalar[static_cast<unsigned char>(buffer[*end])])) {
-                    return fail(at, c == '-' || (c >= '0' && c <= '9') ? "invalid number"
-                                                                       : "expected a value");
-                }
-                type = JsonType::number;
-                value_end = *end;
-                break;
-            }
-            }
-            break;
+            goto value_done;
         }
-        // A value ends at entry i: a scalar, or the close of a container now at `depth`.
+        goto member;
+    case '[':
+        if (depth == k_max_depth) {
+            return fail(at, "nested more than 1024 levels deep");
+        }
+        impl.in_object[++depth] = false;
+        if (++i >= count) {
+            return fail(json.size(), "the JSON text ends early");
+        }
+        if (buffer[index[i]] == ']') {
+            type = JsonType::array;
+            value_end = index[i] + 1;
+            --depth;
+            ++i;
+            goto value_done;
+        }
+        goto value;
+    case '"':
+        // Stage 1 checked the string; where it ends matters only for the root and its parts.
         ++i;
-        if (depth == 0) {
-            const std::uint32_t start = index[m_root.first];
-            m_root.type = type;
-            m_root.value = json.substr(start, value_end - start);
-            m_root.end = i;
-            break;
+        if (depth > 1) {
+            goto next_in_container;
         }
-        if (depth == 1) {
-            const std::uint32_t start = index[part_first];
-            m_parts.push_back(JsonPart{impl.in_object[1] ? part_key : std::string_view{},
-                                       json.substr(start, value_end - start), type, part_first, i});
+        type = JsonType::string;
+        value_end = impl.scalar_end(i - 1);
+        goto value_done;
+    case 't':
+    case 'f':
+    case 'n': {
+        // Compared with constant sizes, so that no library call is made.
+        const std::size_t length = c == 'f' ? 5 : 4;
+        const bool spelt = c == 't'   ? std::memcmp(buffer + at, "true", 4) == 0
+                           : c == 'n' ? std::memcmp(buffer + at, "null", 4) == 0
+                                      : std::memcmp(buffer + at, "false", 5) == 0;
+        const std::size_t end = at + length;
+        if (!spelt || end > json.size() ||
+            (end < json.size() && !k_ends_scalar[static_cast<unsigned char>(buffer[end])])) {
+            return fail(at, "invalid literal (true, false or null expected)");
         }
-        expect = Expect::comma_or_close;
+        type = c == 'n' ? JsonType::null : JsonType::boolean;
+        value_end = end;
+        ++i;
+        goto value_done;
     }
+    default: {
+        const std::optional<std::size_t> end = number_end(buffer, json.size(), at);
+        if (!end ||
+            (*end < json.size() && !k_ends_scalar[static_cast<unsigned char>(buffer[*end])])) {
+            return fail(at,
+                        c == '-' || (c >= '0' && c <= '9') ? "invalid number" : "expected a value");
+        }
+        type = JsonType::number;
+        value_end = *end;
+        ++i;
+        goto value_done;
+    }
+    }
+
+member: // entry i starts an object member: a key, ':', then its value
+    if (i >= count) {
+        return fail(json.size(), "the JSON text ends early");
+    }
+    at = index[i];
+    if (buffer[at] != '"') {
+        return fail(at, "expected a member name in double quotes");
+    }
+    if (depth == 1) {
+        part_key = json.substr(at + 1, impl.scalar_end(i) - at - 2);
+    }
+    if (++i >= count) {
+        return fail(json.size(), "the JSON text ends early");
+    }
+    at = index[i];
+    if (buffer[at] != ':') {
+        return fail(at, "expected ':' after a member name");
+    }
+    ++i;
+    goto value;
+
+value_done: // a value of `type` ending at value_end came before entry i, inside `depth` containers
+    if (depth == 0) {
+        const std::uint32_t start = index[m_root.first];
+        m_root.type = type;
+        m_root.value = json.substr(start, value_end - start);
+        m_root.end = i;
+        goto done;
+    }
+    if (depth == 1) {
+        const std::uint32_t start = index[part_first];
+        m_parts.push_back(JsonPart{impl.in_object[1] ? part_key : std::string_view{},
+                                   json.substr(start, value_end - start), type, part_first, i});
+    }
+
+next_in_container: // after a value inside `depth` (>= 1) containers: ',' or the close
+    if (i >= count) {
+        return fail(json.size(), "the JSON text ends early");
+    }
+    at = index[i];
+    c = buffer[at];
+    if (c == ',') {
+        ++i;
+        if (impl.in_object[depth]) {
+            goto member;
+        }
+        goto value;
+    }
+    if (c == (impl.in_object[depth] ? '}' : ']')) {
+        type = impl.in_object[depth] ? JsonType::object : JsonType::array;
+        value_end = at + 1;
+        --depth;
+        ++i;
+        goto value_done;
+    }
+    return fail(at, impl.in_object[depth] ? "expected ',' or '}'" : "expected ',' or ']'");
+
+done:
     if (i != count) {
         return fail(index[i], "unexpected content after the JSON value");
     }
