@@ -224,6 +224,42 @@ TEST_CASE("Publisher::publish cuts before exceeding batch_bytes", "[publisher][c
     CHECK(big != payloads.end());
 }
 
+TEST_CASE("Publisher::publish copies a compact post's events at once, with the same result",
+          "[publisher][core]") {
+    PublisherOptions options;
+    options.batch_bytes = 100;
+    options.batch_size = 5;
+    Fixture f(options);
+    // Views into one compact array body, as the inbound handler passes them, and into one with
+    // spaces between the elements (which must go event by event).
+    const std::string compact = R"([{"n":1},{"n":2},{"n":3}])";
+    const std::string spaced = R"([{"n":4}, {"n":5}])";
+    const std::vector<std::string_view> first{std::string_view(compact).substr(1, 7),
+                                              std::string_view(compact).substr(9, 7),
+                                              std::string_view(compact).substr(17, 7)};
+    const std::vector<std::string_view> second{std::string_view(spaced).substr(1, 7),
+                                               std::string_view(spaced).substr(10, 7)};
+    f.publisher.publish(k_schema4, first);
+    CHECK(f.publisher.queued_events() == 3);
+    CHECK(f.budget.used() == 3 * 8);
+    f.publisher.publish(k_schema4, second);
+    // Five events: the batch_size cut happened on the per-event path.
+    std::vector<Payload> cut = f.sink.take();
+    REQUIRE(cut.size() == 1);
+    CHECK(cut[0].body == R"([{"n":1},{"n":2},{"n":3},{"n":4},{"n":5}])");
+    CHECK(cut[0].event_count == 5);
+    f.publisher.publish(k_schema4, first);
+    f.publisher.publish(k_schema4, first); // 6 would pass batch_size: not at once
+    f.publisher.flush();
+    std::vector<Payload> rest = f.sink.take();
+    REQUIRE(rest.size() == 2);
+    CHECK(rest[0].body == R"([{"n":1},{"n":2},{"n":3},{"n":1},{"n":2}])");
+    CHECK(rest[1].body == R"([{"n":3}])");
+    rest.clear();
+    cut.clear();
+    CHECK(f.budget.used() == 0);
+}
+
 TEST_CASE("Publisher::flush cuts one payload per non-empty queue with fresh IDs",
           "[publisher][core]") {
     PublisherOptions options;
