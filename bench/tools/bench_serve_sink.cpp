@@ -42,6 +42,7 @@
 namespace {
 
 constexpr std::size_t k_read_bytes = 1u << 20;
+constexpr std::size_t k_head_read_bytes = 4096;
 constexpr std::size_t k_max_head_bytes = 64u << 10;
 constexpr std::size_t k_max_body_bytes = 256u << 20;
 constexpr std::string_view k_accepted = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
@@ -460,9 +461,12 @@ int main(int argc, char** argv) {
                 // Inside a Content-Length body, straight into the body (and no further).
                 const bool in_body = c.state == State::body_length && c.remaining > 0 &&
                                      c.body.size + c.remaining <= k_max_body_bytes;
-                const std::size_t want = in_body ? static_cast<std::size_t>(std::min<std::uint64_t>(
-                                                       c.remaining, k_read_bytes))
-                                                 : k_read_bytes;
+                // Between requests only a head's worth: what comes after the head in the same
+                // read is copied into the body, and a body is ~400 KB.
+                std::size_t want = c.state == State::head ? k_head_read_bytes : k_read_bytes;
+                if (in_body) {
+                    want = static_cast<std::size_t>(std::min<std::uint64_t>(c.remaining, want));
+                }
                 char* into = in_body ? c.body.tail(want) : buffer.get();
                 const ssize_t n = ::recv(fd, into, want, 0);
                 if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
