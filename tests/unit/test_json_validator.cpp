@@ -43,12 +43,21 @@ TEST_CASE("JsonValidator accepts valid JSON and says where the root's parts are"
     JsonValidator validator;
     std::size_t offset = 0;
     std::string message;
+    // The text with simdjson's padding after it (the validator may read into it); the views
+    // are into this copy.
+    std::string padded;
+    auto validate = [&](const std::string& json) {
+        padded = json + std::string(simdjson::SIMDJSON_PADDING, ' ');
+        return validator.validate(padded.data(), std::string_view(padded.data(), json.size()),
+                                  offset, message);
+    };
 
     SECTION("an array of mixed values") {
         const std::string json = " [ {\"a\":[1,2]} , \"s\\\"]\" ,-0.5e+3,true,false,null,[],{} ] ";
-        REQUIRE(validator.validate(json.data(), json, offset, message));
+        REQUIRE(validate(json));
         CHECK(validator.root_type() == JsonType::array);
         CHECK(validator.root() == json.substr(1, json.size() - 2));
+        CHECK(validator.root().data() == padded.data() + 1);
         const std::vector<JsonPart>& parts = validator.parts();
         REQUIRE(parts.size() == 8);
         CHECK(parts[0].value == "{\"a\":[1,2]}");
@@ -75,7 +84,7 @@ TEST_CASE("JsonValidator accepts valid JSON and says where the root's parts are"
     }
     SECTION("an object's members with their keys as written") {
         const std::string json = "{\"v\":1, \"k\\u0041\" : \"x\" ,\"e\":[{\"kind\":\"a\"}, {}]}";
-        REQUIRE(validator.validate(json.data(), json, offset, message));
+        REQUIRE(validate(json));
         CHECK(validator.root_type() == JsonType::object);
         const std::vector<JsonPart>& parts = validator.parts();
         REQUIRE(parts.size() == 3);
@@ -94,13 +103,13 @@ TEST_CASE("JsonValidator accepts valid JSON and says where the root's parts are"
     SECTION("scalar roots, at the very end of the text") {
         for (const std::string json : {"1", "-0", "true", "null", "\"x\"", " 12.5e-3 "}) {
             INFO(json);
-            REQUIRE(validator.validate(json.data(), json, offset, message));
+            REQUIRE(validate(json));
             CHECK(validator.parts().empty());
         }
     }
     SECTION("RFC 8259 numbers simdjson's DOM refuses to convert") {
         const std::string json = "[1e400, 123456789012345678901234567890]";
-        REQUIRE(validator.validate(json.data(), json, offset, message));
+        REQUIRE(validate(json));
     }
 }
 
