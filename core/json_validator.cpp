@@ -460,37 +460,27 @@ value: // entry i starts a value inside `depth` containers
     }
     switch (c) {
     case '{':
+    case '[': {
+        const bool object = c == '{';
         if (depth == k_max_depth) {
             return fail(at, "nested more than 1024 levels deep");
         }
-        impl.in_object[++depth] = true;
+        impl.in_object[++depth] = object;
         if (++i >= count) {
             return fail(json.size(), "the JSON text ends early");
         }
-        if (buffer[index[i]] == '}') {
-            type = JsonType::object;
+        if (buffer[index[i]] == (object ? '}' : ']')) { // empty
+            type = object ? JsonType::object : JsonType::array;
             value_end = index[i] + 1;
             --depth;
             ++i;
             goto value_done;
         }
-        goto member;
-    case '[':
-        if (depth == k_max_depth) {
-            return fail(at, "nested more than 1024 levels deep");
-        }
-        impl.in_object[++depth] = false;
-        if (++i >= count) {
-            return fail(json.size(), "the JSON text ends early");
-        }
-        if (buffer[index[i]] == ']') {
-            type = JsonType::array;
-            value_end = index[i] + 1;
-            --depth;
-            ++i;
-            goto value_done;
+        if (object) {
+            goto member;
         }
         goto value;
+    }
     case '"':
         // Stage 1 checked the string; where it ends matters only for the root and its parts.
         ++i;
