@@ -119,6 +119,17 @@ std::multiset<std::string> delivered_events(const std::vector<RecordedRequest>& 
     return events;
 }
 
+DeliveryComparison compare_delivered(const std::vector<std::string>& accepted,
+                                     const std::multiset<std::string>& delivered) {
+    DeliveryComparison comparison;
+    for (const auto& event : accepted) {
+        const std::size_t times = delivered.count(event);
+        comparison.missing += times == 0 ? 1 : 0;
+        comparison.doubled += times > 1 ? 1 : 0;
+    }
+    return comparison;
+}
+
 std::vector<std::string> post_events(std::uint16_t port, const std::string& key,
                                      const std::vector<std::string>& events, std::size_t per_post) {
     std::vector<std::string> accepted;

@@ -40,6 +40,14 @@ std::vector<std::string> delivered_twice(const std::vector<RecordedRequest>& req
 // Every event of every 2xx-answered request, each payload ID counted once.
 std::multiset<std::string> delivered_events(const std::vector<RecordedRequest>& requests);
 
+// How `delivered` (delivered_events()) covers the events a test got 202s for.
+struct DeliveryComparison {
+    std::size_t missing = 0; // accepted events that never arrived
+    std::size_t doubled = 0; // accepted events that arrived more than once (under two IDs)
+};
+DeliveryComparison compare_delivered(const std::vector<std::string>& accepted,
+                                     const std::multiset<std::string>& delivered);
+
 // Posts `events` to serve's /bulk in posts of `per_post`, with `key`; returns the events of the
 // posts answered 202 (the others are dropped from the list).
 std::vector<std::string> post_events(std::uint16_t port, const std::string& key,
