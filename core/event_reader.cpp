@@ -493,7 +493,6 @@ struct EventReader::Impl {
         bool have_schema = false;
         std::optional<DataKind> events_kind;
         std::string_view events_json;
-        const std::size_t before = item.events.size();
         for (const JsonPart& field : envelope_validator.parts()) {
             // Keys are compared as written unless they hold an escape (never, from evrelay).
             std::string decoded_key;
@@ -617,7 +616,6 @@ struct EventReader::Impl {
             return record.kind == DataKind::analytics ? "missing \"events\"" : "missing \"event\"";
         }
         if (*events_kind != record.kind) {
-            item.events.resize(before);
             return record.kind == DataKind::analytics ? "analytics envelope with \"event\""
                                                       : "diagnostic envelope with \"events\"";
         }

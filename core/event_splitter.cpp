@@ -1,6 +1,7 @@
 #include "core/event_splitter.hpp"
 
 #include "core/json_validator.hpp"
+#include "core/util/json_scan.hpp"
 
 #include <simdjson.h>
 
@@ -122,16 +123,12 @@ bool EventSplitter::validate_object(std::string_view json, std::size_t padded_ca
 }
 
 std::string EventSplitter::kind_of(std::string_view object_json) {
-    JsonError error;
-    if (!validate_object(object_json, object_json.size(), error)) {
+    // The text is already validated: a scan finds the member, no second validation.
+    const std::string_view kind = util::object_member_span(object_json, "kind");
+    if (kind.size() < 2 || kind.front() != '"') {
         return {};
     }
-    for (const JsonPart& member : m_impl->validator.parts()) {
-        if (member.key == "kind" && member.type == JsonType::string) {
-            return json_string_value(member.value.substr(1, member.value.size() - 2));
-        }
-    }
-    return {};
+    return json_string_value(kind.substr(1, kind.size() - 2));
 }
 
 } // namespace evrelay

@@ -17,6 +17,12 @@ bool is_json_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+// The letters that may follow a backslash in a JSON string ('u' then takes four hex digits).
+bool is_escape_letter(char c) {
+    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
+           c == 't';
+}
+
 bool is_hex(unsigned char c) {
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
@@ -225,7 +231,7 @@ class ErrorLocator {
             return false;
         }
         const char c = m_json[m_pos];
-        if (c != '\0' && std::strchr("\"\\/bfnrt", c) != nullptr) {
+        if (is_escape_letter(c)) {
             ++m_pos;
             return true;
         }
@@ -373,8 +379,7 @@ struct JsonValidator::Impl {
         const char* const end = text + size;
         while ((p = static_cast<const char*>(std::memchr(p, '\\', end - p))) != nullptr) {
             const char c = p + 1 < end ? p[1] : '\0';
-            if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
-                c == 't') {
+            if (is_escape_letter(c)) {
                 p += 2;
             } else if (c == 'u' && p + 6 <= end && is_hex(p[2]) && is_hex(p[3]) && is_hex(p[4]) &&
                        is_hex(p[5])) {
@@ -548,7 +553,6 @@ value_done: // a value of `type` ending at value_end came before entry i, inside
         const std::uint32_t start = index[m_root.first];
         m_root.type = type;
         m_root.value = json.substr(start, value_end - start);
-        m_root.end = i;
         goto done;
     }
     if (depth == 1) {

@@ -256,14 +256,10 @@ void Sender::Impl::start() {
                       static_cast<long>(options.max_concurrent_requests));
     epoll = util::Fd(::epoll_create1(EPOLL_CLOEXEC));
     wakeup = util::Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!epoll || !wakeup) {
-        throw std::runtime_error(std::string("sender: cannot create the event loop: ") +
-                                 std::strerror(errno));
-    }
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.fd = wakeup.get();
-    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wakeup.get(), &event) != 0) {
+    if (!epoll || !wakeup || ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wakeup.get(), &event) != 0) {
         throw std::runtime_error(std::string("sender: cannot create the event loop: ") +
                                  std::strerror(errno));
     }
@@ -555,7 +551,7 @@ void Sender::Impl::start_attempt(JobPtr job) {
         nodes.push_back(curl_slist{const_cast<char*>(text.c_str()), nullptr});
     };
     if (request->id_position != std::string::npos) {
-        transfer->id_line.assign("X-LaunchDarkly-Payload-ID: ").append(payload.id);
+        transfer->id_line.assign(k_payload_id_header).append(": ").append(payload.id);
     }
     for (std::size_t i = 0; i <= request->lines.size(); ++i) {
         if (i == request->id_position) {
