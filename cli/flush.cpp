@@ -50,9 +50,18 @@ void add_flush_command(CLI::App& app, FlushOptions& options) {
                      "SDK kind of incoming/ array and NDJSON files: server, mobile, js")
         ->check(CLI::IsMember({"server", "mobile", "js"}));
     command
+        ->add_option("--payload-ids", options.payload_ids,
+                     "preserve (default): send each spool line as it is, with its payload ID; "
+                     "new: send consecutive lines of one destination together under a new "
+                     "payload ID recorded before it is sent")
+        ->check(CLI::IsMember({"new", "preserve"}));
+    command
         ->add_option("--batch-size", options.batch_size,
-                     "Events per payload for incoming/ array and NDJSON files (default 1000)")
+                     "Events per payload for incoming/ array and NDJSON files and for "
+                     "--payload-ids new (default 1000)")
         ->check(CLI::Range(1, 1'000'000));
+    command->add_option("--batch-bytes", options.batch_bytes,
+                        "Uncompressed bytes per payload for --payload-ids new (default 4MiB)");
     command->add_option(
         "--shutdown-timeout", options.shutdown_timeout,
         "On SIGINT/SIGTERM, how long to wait for deliveries in flight (default 10s)");
@@ -72,6 +81,10 @@ int run_flush(const FlushOptions& options) {
     std::optional<std::chrono::milliseconds> max_age;
     if (options.max_age) {
         max_age = duration_flag("--max-age", *options.max_age);
+    }
+    const std::size_t batch_bytes = size_flag("--batch-bytes", options.batch_bytes);
+    if (batch_bytes == 0) {
+        throw CLI::ValidationError("--batch-bytes", "must be greater than 0");
     }
     UpstreamSettings settings = resolve_upstream_settings(options.upstream);
     if (!options.dry_run && settings.environments.environments.empty()) {
@@ -126,6 +139,8 @@ int run_flush(const FlushOptions& options) {
     delivery_options.target.metadata = PayloadMetadata{options.schema, options.tags};
     delivery_options.max_age = max_age;
     delivery_options.max_events_per_payload = options.batch_size;
+    delivery_options.rebatch = options.payload_ids == "new";
+    delivery_options.max_bytes_per_payload = batch_bytes;
     delivery_options.dry_run = options.dry_run;
     // The sender reports the outcomes of the requests that ended together before it starts
     // another: their progress records go in one write.

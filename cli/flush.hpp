@@ -21,6 +21,8 @@ struct FlushOptions {
     std::string tags;
     std::string sdk = "server";
     std::size_t batch_size = 1000;
+    std::string batch_bytes = "4MiB";
+    std::string payload_ids = "preserve";
     std::string shutdown_timeout = "10s";
     UpstreamOptions upstream;
 };

@@ -7,9 +7,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <list>
 #include <unistd.h>
 
 namespace evrelay {
@@ -25,9 +27,22 @@ struct SpoolDelivery::Segment {
     bool progress_pending = false; // listed in m_progress_pending
 };
 
+// Lines of one segment gathered into one payload (rebatch).
+struct SpoolDelivery::Batch {
+    Payload payload; // the lines' destination; body: "[" and their events so far
+    std::vector<std::uint64_t> lines;
+    std::string first_id; // the first line's own payload ID: a batch of one line keeps it
+    std::shared_ptr<const SpoolBatchRecord> recorded; // one an earlier pass recorded, formed again
+};
+
 namespace {
 
 constexpr std::uint64_t k_line_bits = 32;
+
+// rebatch: batches being filled at once (one per destination met in a segment); when a segment
+// holds more destinations than this, the oldest batch is sent to make room, which bounds the
+// memory they take to this many times --batch-bytes.
+constexpr std::size_t k_max_open_batches = 16;
 
 std::uint64_t origin_tag(std::uint64_t segment, std::uint64_t line) {
     return (segment << k_line_bits) | (line & ((std::uint64_t{1} << k_line_bits) - 1));
@@ -305,6 +320,7 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
     std::vector<std::uint64_t> malformed_lines; // recorded as done once copied to bad/
     bool stopped = false;
     std::uint64_t read_before = 0;
+    std::list<Batch> batches; // rebatch: the ones being filled, oldest first
     while (true) {
         if (stopping()) {
             stopped = true;
@@ -355,9 +371,18 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
             }
             continue;
         }
+        if (m_options.rebatch && record.kind == DataKind::analytics) {
+            add_to_batch(batches, record, events, item.line, index_number, segment, stats);
+            continue;
+        }
         Payload payload = payload_of(record, events);
         payload.env_name = m_options.target.env_name.value_or(record.env_name);
-        submit_line(std::move(payload), index_number, item.line, segment);
+        submit_line(std::move(payload), index_number, {item.line}, segment);
+    }
+    if (!stopped) {
+        for (Batch& batch : batches) {
+            send_batch(std::move(batch), index_number, segment, stats);
+        }
     }
     if (malformed && !m_options.dry_run) {
         const fs::path bad = m_directory.bad_dir() / path.filename();
@@ -442,18 +467,116 @@ bool SpoolDelivery::deliver_indexed(const fs::path& path, const SpoolSegmentInde
         payload.metadata = entry.metadata;
         payload.event_count = entry.event_count;
         payload.created = entry.received;
-        submit_line(std::move(payload), segment_index, line, &segment);
+        submit_line(std::move(payload), segment_index, {line}, &segment);
     }
     return true;
 }
 
-void SpoolDelivery::submit_line(Payload payload, std::uint64_t segment_index, std::uint64_t line,
-                                Segment* segment) {
+void SpoolDelivery::add_to_batch(std::list<Batch>& batches, const CaptureRecord& record,
+                                 std::size_t events, std::uint64_t line,
+                                 std::uint64_t segment_index, Segment* segment,
+                                 SpoolDeliveryStats& stats) {
+    const std::string env_name = m_options.target.env_name.value_or(record.env_name);
+    std::shared_ptr<const SpoolBatchRecord> recorded =
+        segment != nullptr ? segment->progress->batch_of(line) : nullptr;
+    auto batch = batches.end();
+    if (recorded) {
+        // Sent by an earlier pass that stopped before it ended: formed again, under its ID.
+        batch = std::find_if(batches.begin(), batches.end(),
+                             [&](const Batch& open) { return open.recorded == recorded; });
+    } else {
+        batch = std::find_if(batches.begin(), batches.end(), [&](const Batch& open) {
+            return !open.recorded && open.payload.env_name == env_name &&
+                   open.payload.sdk == record.sdk && open.payload.metadata == record.metadata;
+        });
+        if (batch != batches.end() &&
+            (batch->payload.event_count + events > m_options.max_events_per_payload ||
+             batch->payload.body.size() + record.events_json.size() >
+                 m_options.max_bytes_per_payload)) {
+            send_batch(std::move(*batch), segment_index, segment, stats);
+            batches.erase(batch);
+            batch = batches.end();
+        }
+    }
+    // The array's elements, without its brackets (validated JSON: no whitespace around it).
+    const std::string_view inner = record.events_json.substr(1, record.events_json.size() - 2);
+    if (batch == batches.end()) {
+        if (batches.size() >= k_max_open_batches) {
+            send_batch(std::move(batches.front()), segment_index, segment, stats);
+            batches.pop_front();
+        }
+        batch = batches.emplace(batches.end());
+        Payload& payload = batch->payload;
+        payload.env_name = env_name;
+        payload.sdk = record.sdk;
+        payload.data = DataKind::analytics;
+        payload.metadata = record.metadata;
+        payload.created = record.received;
+        // Room for as many lines like this one as the limits allow, so that the body is not
+        // copied again as it grows.
+        const std::size_t lines_that_fit =
+            m_options.max_events_per_payload / std::max<std::size_t>(events, 1) + 1;
+        payload.body.reserve(
+            std::min(m_options.max_bytes_per_payload, (inner.size() + 1) * lines_that_fit) + 2);
+        payload.body.push_back('[');
+        batch->first_id = record.payload_id.value_or("");
+        batch->recorded = std::move(recorded);
+    } else {
+        batch->payload.body.push_back(',');
+        batch->payload.created = std::min(batch->payload.created, record.received);
+    }
+    batch->payload.body.append(inner);
+    batch->payload.event_count += events;
+    batch->lines.push_back(line);
+    const bool complete = batch->recorded
+                              ? line == batch->recorded->lines.back()
+                              : batch->payload.event_count >= m_options.max_events_per_payload;
+    if (complete) {
+        send_batch(std::move(*batch), segment_index, segment, stats);
+        batches.erase(batch);
+    }
+}
+
+void SpoolDelivery::send_batch(Batch batch, std::uint64_t segment_index, Segment* segment,
+                               SpoolDeliveryStats& stats) {
+    if (batch.lines.empty()) {
+        return;
+    }
+    Payload payload = std::move(batch.payload);
+    payload.body.push_back(']');
+    if (batch.recorded) {
+        payload.id = batch.recorded->payload_id;
+    } else if (batch.lines.size() == 1 && !batch.first_id.empty()) {
+        payload.id = batch.first_id;
+    } else {
+        payload.id = util::make_uuid_v4();
+        if (segment != nullptr && batch.lines.size() > 1) {
+            // On file before the payload leaves: a crash re-sends these lines under this ID.
+            auto recorded =
+                segment->progress->record_batch(SpoolBatchRecord{payload.id, batch.lines});
+            if (!recorded) {
+                spdlog::error("flush: {}; those lines are sent by a later run",
+                              recorded.error().message);
+                stats.io_failed.store(true);
+                std::lock_guard lock(m_mutex);
+                segment->keep = true;
+                return;
+            }
+        }
+    }
+    submit_line(std::move(payload), segment_index, std::move(batch.lines), segment);
+}
+
+void SpoolDelivery::submit_line(Payload payload, std::uint64_t segment_index,
+                                std::vector<std::uint64_t> lines, Segment* segment) {
+    if (m_stats != nullptr) {
+        m_stats->payloads_sent.fetch_add(1);
+    }
     if (segment != nullptr) {
-        payload.origin = origin_tag(segment_index, line);
+        payload.origin = origin_tag(segment_index, lines.front());
         std::lock_guard lock(m_mutex);
-        m_lines[payload.origin] =
-            Line{segment_index, line, payload.event_count, payload.event_count, 0, false};
+        m_lines[payload.origin] = Line{
+            segment_index, std::move(lines), payload.event_count, payload.event_count, 0, false};
         ++segment->outstanding;
     }
     m_sink.submit(std::move(payload));
@@ -506,22 +629,25 @@ void SpoolDelivery::piece_ended(const Payload& payload, bool delivered, bool too
         Segment& s = *segment->second;
         if (!line.failed) {
             if (m_stats != nullptr) {
-                m_stats->payloads_delivered.fetch_add(1);
+                m_stats->payloads_delivered.fetch_add(line.lines.size());
                 m_stats->events_delivered.fetch_add(line.events - line.too_large);
             }
-            if (m_options.batch_progress) {
-                s.progress->mark_done_later(line.line);
-                if (!s.progress_pending) {
-                    s.progress_pending = true;
-                    m_progress_pending.push_back(line.segment);
+            for (const std::uint64_t number : line.lines) {
+                if (m_options.batch_progress) {
+                    s.progress->mark_done_later(number);
+                    if (!s.progress_pending) {
+                        s.progress_pending = true;
+                        m_progress_pending.push_back(line.segment);
+                    }
+                } else if (auto marked = s.progress->mark_done(number); !marked) {
+                    spdlog::error("flush: {}", marked.error().message);
+                    s.keep = true;
+                    break;
                 }
-            } else if (auto marked = s.progress->mark_done(line.line); !marked) {
-                spdlog::error("flush: {}", marked.error().message);
-                s.keep = true;
             }
         } else {
             if (m_stats != nullptr) {
-                m_stats->payloads_kept.fetch_add(1);
+                m_stats->payloads_kept.fetch_add(line.lines.size());
                 m_stats->events_kept.fetch_add(line.events);
             }
             s.keep = true;

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,14 @@ struct SpoolDeliveryOptions {
     ReplayTarget target;
     std::optional<std::chrono::milliseconds> max_age; // older payloads are dropped and reported
     std::size_t max_events_per_payload = 1000;        // incoming/ array and NDJSON files
+    // flush --payload-ids new: the analytics lines of one segment that share a destination
+    // (environment, SDK kind, metadata) are sent together as payloads of at most
+    // max_events_per_payload events and max_bytes_per_payload bytes, each under a new payload ID
+    // that is recorded before it is sent (SpoolBatchRecord): a crash re-sends those lines as that
+    // same payload. A line alone keeps its own ID. Off: every line is its own payload under its
+    // recorded ID.
+    bool rebatch = false;
+    std::size_t max_bytes_per_payload = 4u << 20;
     bool dry_run = false; // hand payloads to the sink only: no progress, nothing removed
     // Progress records of delivered lines are written by write_progress(), which the sink's
     // listener calls after each run of outcomes (DeliveryListener::on_outcomes_reported: the
@@ -54,6 +63,7 @@ struct SpoolDeliveryStats {
     std::atomic<std::uint64_t> malformed{0};        // lines (or elements) moved aside to bad/
     std::atomic<std::uint64_t> torn_lines{0};       // unacknowledged last lines skipped
     std::atomic<std::uint64_t> segments_removed{0};
+    std::atomic<std::uint64_t> payloads_sent{0};  // handed to the sink (a batch of lines is one)
     std::atomic<std::uint64_t> files_ingested{0}; // incoming/ files turned into segments
     std::atomic<std::uint64_t> bytes_total{0};    // of the segments and files of the pass
     std::atomic<std::uint64_t> bytes_read{0};
@@ -101,10 +111,12 @@ class SpoolDelivery {
 
   private:
     struct Segment;
+    struct Batch;
+    // One payload handed to the sink: a spool line, or the lines of a batch.
     struct Line {
         std::uint64_t segment = 0;
-        std::uint64_t line = 0;
-        std::size_t events = 0;    // of the whole line
+        std::vector<std::uint64_t> lines; // the segment's line numbers it carries
+        std::size_t events = 0;           // of the whole payload
         std::size_t remaining = 0; // events whose piece has not ended (413 splits make pieces)
         std::size_t too_large = 0; // events dropped as too large (counted apart, not delivered)
         bool failed = false;
@@ -119,9 +131,17 @@ class SpoolDelivery {
     // read (the segment is kept).
     bool deliver_indexed(const std::filesystem::path& path, const SpoolSegmentIndex& index,
                          std::uint64_t segment_index, Segment& segment, SpoolDeliveryStats& stats);
-    // Registers a line with the sink's outcomes (origin tag) and submits it.
-    void submit_line(Payload payload, std::uint64_t segment_index, std::uint64_t line,
+    // Registers a payload carrying `lines` with the sink's outcomes (origin tag) and submits it.
+    void submit_line(Payload payload, std::uint64_t segment_index, std::vector<std::uint64_t> lines,
                      Segment* segment);
+    // rebatch: adds a line to the batch of its destination among `batches` (or to the batch an
+    // earlier pass recorded it in), sending a batch once it is full.
+    void add_to_batch(std::list<Batch>& batches, const CaptureRecord& record, std::size_t events,
+                      std::uint64_t line, std::uint64_t segment_index, Segment* segment,
+                      SpoolDeliveryStats& stats);
+    // Sends what `batch` holds (a batch of several lines is recorded first).
+    void send_batch(Batch batch, std::uint64_t segment_index, Segment* segment,
+                    SpoolDeliveryStats& stats);
     // A payload (or one piece of a split one) ended; `delivered` also for a dropped too-large
     // event (`too_large`), which completes its line without counting as delivered.
     void piece_ended(const Payload& payload, bool delivered, bool too_large);

@@ -13,9 +13,48 @@
 
 namespace evrelay {
 
+namespace {
+
+// "b PAYLOAD-ID LINE LINE ..." (the payload ID has no spaces; lines ascend), or nothing.
+std::shared_ptr<const SpoolBatchRecord> parse_batch_record(std::string_view record) {
+    if (record.substr(0, 2) != "b ") {
+        return nullptr;
+    }
+    record.remove_prefix(2);
+    const std::size_t space = record.find(' ');
+    if (space == 0 || space == std::string_view::npos) {
+        return nullptr;
+    }
+    auto batch = std::make_shared<SpoolBatchRecord>();
+    batch->payload_id = std::string(record.substr(0, space));
+    record.remove_prefix(space);
+    while (!record.empty()) {
+        if (record.front() != ' ') {
+            return nullptr;
+        }
+        record.remove_prefix(1);
+        std::uint64_t line = 0;
+        const auto [end, error] =
+            std::from_chars(record.data(), record.data() + record.size(), line);
+        if (error != std::errc() || line == 0 ||
+            (!batch->lines.empty() && line <= batch->lines.back())) {
+            return nullptr;
+        }
+        batch->lines.push_back(line);
+        record.remove_prefix(static_cast<std::size_t>(end - record.data()));
+    }
+    if (batch->lines.empty()) {
+        return nullptr;
+    }
+    return batch;
+}
+
+} // namespace
+
 Result<std::unique_ptr<SpoolProgress>> SpoolProgress::open(const std::filesystem::path& segment) {
     const std::filesystem::path path = SpoolDirectory::progress_path(segment);
     std::unordered_set<std::uint64_t> done;
+    BatchIndex batches;
     std::uint64_t whole_bytes = 0; // up to and including the last '\n'
     bool torn = false;
     {
@@ -33,6 +72,10 @@ Result<std::unique_ptr<SpoolProgress>> SpoolProgress::open(const std::filesystem
                 std::from_chars(record.data(), record.data() + record.size(), line);
             if (error == std::errc() && end == record.data() + record.size()) {
                 done.insert(line);
+            } else if (auto batch = parse_batch_record(record)) {
+                for (const std::uint64_t member : batch->lines) {
+                    batches[member] = batch;
+                }
             }
         }
     }
@@ -47,7 +90,8 @@ Result<std::unique_ptr<SpoolProgress>> SpoolProgress::open(const std::filesystem
         return make_error(ErrorKind::io, "cannot repair spool progress file " + path.string() +
                                              ": " + std::strerror(errno));
     }
-    return std::unique_ptr<SpoolProgress>(new SpoolProgress(path, std::move(fd), std::move(done)));
+    return std::unique_ptr<SpoolProgress>(
+        new SpoolProgress(path, std::move(fd), std::move(done), std::move(batches)));
 }
 
 bool SpoolProgress::done(std::uint64_t line) const {
@@ -119,6 +163,28 @@ Result<void> SpoolProgress::write_pending() {
 bool SpoolProgress::has_pending() const {
     std::lock_guard lock(m_mutex);
     return !m_pending.empty();
+}
+
+Result<void> SpoolProgress::record_batch(const SpoolBatchRecord& batch) {
+    std::string record = "b " + batch.payload_id;
+    for (const std::uint64_t line : batch.lines) {
+        record.push_back(' ');
+        append_record(record, line);
+        record.pop_back(); // append_record's '\n'
+    }
+    record.push_back('\n');
+    auto shared = std::make_shared<const SpoolBatchRecord>(batch);
+    std::lock_guard lock(m_mutex);
+    for (const std::uint64_t line : batch.lines) {
+        m_batches[line] = shared;
+    }
+    return append_records(m_fd.get(), record, m_path);
+}
+
+std::shared_ptr<const SpoolBatchRecord> SpoolProgress::batch_of(std::uint64_t line) const {
+    std::lock_guard lock(m_mutex);
+    auto found = m_batches.find(line);
+    return found == m_batches.end() ? nullptr : found->second;
 }
 
 void SpoolProgress::remove() {

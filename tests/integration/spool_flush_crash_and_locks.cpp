@@ -73,6 +73,52 @@ TEST_CASE("kill -9 during flush: the re-run delivers the rest; only in-flight pa
     CHECK(files_with_suffix(spool, ".seg").empty());
 }
 
+TEST_CASE("kill -9 during flush --payload-ids new: the re-run sends each batch under its ID",
+          "[spool][flush]") {
+    ScratchDir scratch;
+    const std::string spool = scratch.path().string() + "/spool";
+    const auto ids = make_spool(spool, 6000);
+    const std::vector<std::string> events = make_events(6000 * 2);
+    RecordingUpstream upstream;
+    const std::vector<std::string> flush_args = {EVRELAY_BINARY,
+                                                 "flush",
+                                                 spool,
+                                                 "--sdk-key",
+                                                 k_key,
+                                                 "--events-uri",
+                                                 upstream.url(),
+                                                 "--no-progress",
+                                                 "--max-connections",
+                                                 "4",
+                                                 "--payload-ids",
+                                                 "new",
+                                                 "--batch-size",
+                                                 "20"};
+    {
+        ChildProcess flush({.args = flush_args});
+        REQUIRE(upstream.wait_for_requests(30, std::chrono::seconds(30)));
+        flush.kill();
+    }
+    const std::size_t before = upstream.request_count();
+    REQUIRE(before < 600); // killed half-way (6000 lines of 2 events, 10 lines a payload)
+
+    const auto rerun =
+        run_evrelay(std::vector<std::string>(flush_args.begin() + 1, flush_args.end()));
+    INFO(rerun.err);
+    CHECK(rerun.status == 0);
+    const auto requests = upstream.requests();
+    // Every event arrived, and none under two payload IDs: what the first run had in flight
+    // went out again as the same batch, which the upstream de-duplicates.
+    const DeliveryComparison compared = compare_delivered(events, delivered_events(requests));
+    CHECK(compared.missing == 0);
+    CHECK(compared.doubled == 0);
+    CHECK(delivered_twice(requests).size() <= 8);
+    for (const auto& id : delivered_ids(requests)) {
+        CHECK(ids.count(id) == 0); // batches of 10 lines: new IDs
+    }
+    CHECK(files_with_suffix(spool, ".seg").empty());
+}
+
 TEST_CASE("two concurrent flushes: the second exits 75, or waits with --lock-timeout",
           "[spool][flush]") {
     ScratchDir scratch;

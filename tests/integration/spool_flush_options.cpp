@@ -1,6 +1,7 @@
 // `evrelay flush` options and inputs (SPEC §7): incoming/ files in any replay format are
 // delivered and removed; --dry-run prints and changes nothing; --max-age drops and reports old
-// payloads; a missing directory, a missing credential and bad flags have their exit statuses.
+// payloads; --payload-ids new sends lines of one destination together; a missing directory, a
+// missing credential and bad flags have their exit statuses.
 #include "spool_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -128,6 +129,15 @@ TEST_CASE("flush exit statuses for a missing directory, credentials and flags", 
     const auto no_dir = run_evrelay({"flush"});
     CHECK(no_dir.status == 64);
 
+    const auto bad_ids = run_evrelay(
+        {"flush", scratch.path().string() + "/spool", "--sdk-key", k_key, "--payload-ids", "keep"});
+    CHECK(bad_ids.status == 64);
+    CHECK(bad_ids.err.find("--payload-ids") != std::string::npos);
+    const auto bad_bytes = run_evrelay(
+        {"flush", scratch.path().string() + "/spool", "--sdk-key", k_key, "--batch-bytes", "0"});
+    CHECK(bad_bytes.status == 64);
+    CHECK(bad_bytes.err.find("--batch-bytes") != std::string::npos);
+
     // serve: --durable needs a spool; a spool that cannot be created is a configuration error.
     const auto durable_alone = run_evrelay({"serve", "--durable", "--sdk-key", k_key});
     CHECK(durable_alone.status == 64);
@@ -136,4 +146,43 @@ TEST_CASE("flush exit statuses for a missing directory, credentials and flags", 
                                          k_key, "--port", "0", "--bind", "127.0.0.1"});
     CHECK(unwritable.status == 78);
     CHECK(unwritable.err.find("/proc/evrelay-spool") != std::string::npos);
+}
+
+TEST_CASE("flush --payload-ids new sends the lines of one destination together", "[spool][flush]") {
+    ScratchDir scratch;
+    const std::string spool = scratch.path().string() + "/spool";
+    std::filesystem::create_directories(spool);
+    // 40 lines of 5 events, two tag sets taking turns (as posts from two services arrive).
+    const auto events = make_events(200);
+    std::vector<std::string> lines;
+    for (std::size_t i = 0; i < 40; ++i) {
+        char id[64];
+        std::snprintf(id, sizeof id, "00000000-0000-4000-8000-%012zu", i);
+        lines.push_back(capture_line(
+            "default", "server", 4, i % 2 == 0 ? "application-id/a" : "application-id/b",
+            std::vector<std::string>(events.begin() + i * 5, events.begin() + i * 5 + 5), id));
+    }
+    write_segment(spool, "20260101T000000.000000Z-1-000000", lines);
+    RecordingUpstream upstream;
+    const auto flushed =
+        run_evrelay({"flush", spool, "--sdk-key", k_key, "--events-uri", upstream.url(),
+                     "--no-progress", "--payload-ids", "new", "--batch-size", "50"});
+    INFO(flushed.err);
+    CHECK(flushed.status == 0);
+    CHECK(flushed.err.find("40 payloads (200 events) delivered") != std::string::npos);
+    const auto requests = upstream.requests();
+    // 20 lines of 5 events per tag set, 10 lines per payload: 4 requests instead of 40.
+    REQUIRE(requests.size() == 4);
+    std::multiset<std::string> delivered;
+    for (const auto& request : requests) {
+        CHECK(request.status == 202);
+        CHECK(request.header("x-launchdarkly-payload-id").find("00000000-0000-4000-8000-") ==
+              std::string::npos);
+        const auto got = events_of(request.body);
+        CHECK(got.size() == 50);
+        delivered.insert(got.begin(), got.end());
+    }
+    CHECK(delivered == std::multiset<std::string>(events.begin(), events.end()));
+    CHECK(files_with_suffix(spool, ".seg").empty());
+    CHECK(files_with_suffix(spool, ".done").empty());
 }

@@ -1374,3 +1374,195 @@ TEST_CASE("SpoolDelivery: an incoming file that cannot be spooled stays in incom
     CHECK(regular_files(h.spool.incoming_dir()).empty());
     CHECK(regular_files(h.root()).empty());
 }
+
+namespace {
+
+// The body of one payload carrying the events of `parts` (events_of bodies) in order.
+std::string joined(const std::vector<std::string>& parts) {
+    std::string body = "[";
+    for (const std::string& part : parts) {
+        if (body.size() > 1) {
+            body += ",";
+        }
+        body += part.substr(1, part.size() - 2);
+    }
+    return body + "]";
+}
+
+SpoolDeliveryOptions rebatch_options(std::size_t max_events = 1000,
+                                     std::size_t max_bytes = 4u << 20) {
+    SpoolDeliveryOptions options;
+    options.rebatch = true;
+    options.max_events_per_payload = max_events;
+    options.max_bytes_per_payload = max_bytes;
+    return options;
+}
+
+} // namespace
+
+TEST_CASE("SpoolDelivery: rebatch sends the lines of one destination together", "[spool]") {
+    Harness h;
+    const std::string name = segment_name(1);
+    h.write_segment(name, line_of("a", 2) + line_of("b", 1, k_now, "staging") +
+                              line_of("c", 3, k_now - 5s) + line_of("d", 1, k_now, "staging") +
+                              line_of("e", 2));
+    std::vector<std::string> done_at_submit;
+    h.upstream.on_submit = [&](const Sent&) { done_at_submit.push_back(h.done_file(name)); };
+
+    SpoolDeliveryStats& stats = h.pass(rebatch_options());
+
+    const auto sent = h.upstream.sent();
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].env_name == "production");
+    CHECK(sent[0].body == joined({events_of("a", 2), events_of("c", 3), events_of("e", 2)}));
+    CHECK(sent[0].event_count == 7);
+    CHECK(sent[0].created == k_now - 5s); // the oldest line's
+    CHECK(sent[1].env_name == "staging");
+    CHECK(sent[1].body == joined({events_of("b"), events_of("d")}));
+    CHECK(sent[1].event_count == 2);
+    for (const Sent& s : sent) {
+        CHECK(util::is_uuid(s.id));
+        CHECK(s.data == DataKind::analytics);
+        CHECK(s.metadata == PayloadMetadata{4, "application-id/test"});
+    }
+    CHECK(sent[0].id != sent[1].id);
+    // Each batch was on file, with its ID and lines, before it was handed over.
+    REQUIRE(done_at_submit.size() == 2);
+    CHECK(done_at_submit[0] == "b " + sent[0].id + " 1 3 5\n");
+    // (The fake upstream answers before submit() returns: the first batch's lines are done.)
+    CHECK(done_at_submit[1] == "b " + sent[0].id + " 1 3 5\n1\n3\n5\nb " + sent[1].id + " 2 4\n");
+
+    CHECK(regular_files(h.root()).empty());
+    CHECK(stats.payloads_read.load() == 5);
+    CHECK(stats.payloads_delivered.load() == 5);
+    CHECK(stats.events_delivered.load() == 9);
+    CHECK(stats.payloads_sent.load() == 2);
+    CHECK(h.next.delivered_count() == 2);
+}
+
+TEST_CASE("SpoolDelivery: rebatch limits", "[spool]") {
+    Harness h;
+    h.write_segment(segment_name(1), line_of("a", 2) + line_of("b", 2) + line_of("c", 2));
+
+    SECTION("--batch-size: a batch that reaches it leaves at once; a line alone keeps its ID") {
+        h.pass(rebatch_options(4));
+        const auto sent = h.upstream.sent();
+        REQUIRE(sent.size() == 2);
+        CHECK(sent[0].body == joined({events_of("a", 2), events_of("b", 2)}));
+        CHECK(util::is_uuid(sent[0].id));
+        CHECK(sent[1].id == "c");
+        CHECK(sent[1].body == events_of("c", 2));
+    }
+
+    SECTION("--batch-bytes") {
+        const std::size_t two = joined({events_of("a", 2), events_of("b", 2)}).size();
+        h.pass(rebatch_options(1000, two - 1));
+        CHECK(h.upstream.sent_ids() == std::vector<std::string>{"a", "b", "c"});
+    }
+
+    SECTION("a line larger than the limit is sent alone, whole") {
+        h.pass(rebatch_options(1));
+        CHECK(h.upstream.sent_ids() == std::vector<std::string>{"a", "b", "c"});
+        CHECK(h.upstream.sent()[0].body == events_of("a", 2));
+    }
+    CHECK(regular_files(h.root()).empty());
+}
+
+TEST_CASE("SpoolDelivery: rebatch re-sends a recorded batch under its ID", "[spool]") {
+    Harness h;
+    const std::string name = segment_name(1);
+
+    SECTION("a batch that failed goes out again as it was") {
+        h.write_segment(name, line_of("a") + line_of("b") + line_of("c"));
+        h.upstream.policy = [](const Sent&) { return Answer::retries_exhausted; };
+        SpoolDeliveryStats& failed = h.pass(rebatch_options());
+        CHECK(failed.payloads_kept.load() == 3);
+        REQUIRE(h.upstream.sent().size() == 1);
+        const Sent first = h.upstream.sent()[0];
+        CHECK(h.done_file(name) == "b " + first.id + " 1 2 3\n");
+
+        h.upstream.clear();
+        h.upstream.policy = [](const Sent&) { return Answer::deliver; };
+        SpoolDeliveryStats& again = h.pass(rebatch_options());
+        REQUIRE(h.upstream.sent().size() == 1);
+        CHECK(h.upstream.sent()[0].id == first.id);
+        CHECK(h.upstream.sent()[0].body == first.body);
+        CHECK(again.payloads_delivered.load() == 3);
+        CHECK(regular_files(h.root()).empty());
+    }
+
+    SECTION("its lines not done yet, whatever the limits and the lines between say now") {
+        // A pass died after recording "recorded" (lines 1, 3, 4) and marking line 3 done.
+        h.write_segment(name, line_of("a") + line_of("x", 1, k_now, "staging") + line_of("c") +
+                                  line_of("d") + line_of("e"));
+        h.scratch.write("spool/" + name + ".done", "b recorded 1 3 4\n3\n");
+        h.pass(rebatch_options(1));
+        const auto sent = h.upstream.sent();
+        REQUIRE(sent.size() == 3);
+        CHECK(sent[0].id == "x"); // at the batch size of 1: sent when read
+        CHECK(sent[1].id == "recorded");
+        CHECK(sent[1].body == joined({events_of("a"), events_of("d")}));
+        CHECK(sent[1].event_count == 2);
+        CHECK(sent[2].id == "e");
+        CHECK(regular_files(h.root()).empty());
+    }
+}
+
+TEST_CASE("SpoolDelivery: rebatch leaves diagnostic lines alone and completes split batches",
+          "[spool]") {
+    Harness h;
+    const std::string name = segment_name(1);
+    std::string content = line_of("a", 2);
+    CaptureRecord record;
+    record.received = k_now;
+    record.env_name = "production";
+    record.kind = DataKind::diagnostic;
+    record.metadata = PayloadMetadata{4, "application-id/test"};
+    const std::string diagnostic = R"({"kind":"diagnostic","id":{"diagnosticId":"d"}})";
+    record.events_json = diagnostic;
+    append_capture_line(content, record);
+    content += line_of("b", 2);
+    h.write_segment(name, content);
+
+    SECTION("both pieces of a 413 split delivered") {
+        h.upstream.policy = [](const Sent& sent) {
+            return sent.data == DataKind::analytics ? Answer::split : Answer::deliver;
+        };
+        SpoolDeliveryStats& stats = h.pass(rebatch_options());
+        const auto sent = h.upstream.sent();
+        REQUIRE(sent.size() == 2);
+        CHECK(sent[0].id.empty());
+        CHECK(sent[0].body == diagnostic);
+        CHECK(sent[1].body == joined({events_of("a", 2), events_of("b", 2)}));
+        CHECK(stats.payloads_delivered.load() == 3);
+        CHECK(stats.events_delivered.load() == 5);
+        CHECK(regular_files(h.root()).empty());
+    }
+
+    SECTION("a piece failed: every line of the batch stays") {
+        h.upstream.policy = [](const Sent& sent) {
+            return sent.data == DataKind::analytics ? Answer::split : Answer::deliver;
+        };
+        h.upstream.piece_answers = {Answer::deliver, Answer::rejected};
+        SpoolDeliveryStats& stats = h.pass(rebatch_options());
+        CHECK(stats.payloads_delivered.load() == 1); // the diagnostic line
+        CHECK(stats.payloads_kept.load() == 2);
+        CHECK(stats.events_kept.load() == 4);
+        const std::string id = h.upstream.sent()[1].id;
+        CHECK(h.done_file(name) == "2\nb " + id + " 1 3\n");
+    }
+}
+
+TEST_CASE("SpoolDelivery: rebatch in a dry run records nothing", "[spool]") {
+    Harness h;
+    h.write_segment(segment_name(1), line_of("a") + line_of("b"));
+    const FileMap before = snapshot(h.root());
+    SpoolDeliveryOptions options = rebatch_options();
+    options.dry_run = true;
+    h.pass(options);
+    const auto sent = h.upstream.sent();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].body == joined({events_of("a"), events_of("b")}));
+    CHECK(util::is_uuid(sent[0].id));
+    CHECK(snapshot(h.root()) == before);
+}

@@ -173,3 +173,64 @@ TEST_CASE("SpoolProgress: a record after a torn one stays separate", "[spool]") 
     CHECK(reopened->done(3));
     CHECK_FALSE(reopened->done(13));
 }
+
+TEST_CASE("SpoolProgress: batch records", "[spool]") {
+    test::ScratchDir scratch;
+    const fs::path segment = scratch.write("20260101T000000.000000Z-1-000000.seg", "");
+    const fs::path done_path = scratch / "20260101T000000.000000Z-1-000000.seg.done";
+
+    SECTION("written at once, read back for each of their lines, beside done records") {
+        {
+            auto progress = open_progress(segment);
+            REQUIRE(progress->mark_done(1));
+            REQUIRE(progress->record_batch(SpoolBatchRecord{"id-a", {2, 5, 4294967296}}));
+            progress->mark_done_later(7);
+            // Written before any held-back done record: the batch is on file before it is sent.
+            CHECK(test::read_file(done_path) == "1\nb id-a 2 5 4294967296\n");
+            const auto batch = progress->batch_of(5);
+            REQUIRE(batch);
+            CHECK(batch->payload_id == "id-a");
+            CHECK(batch->lines == std::vector<std::uint64_t>{2, 5, 4294967296});
+            CHECK_FALSE(progress->batch_of(3));
+            REQUIRE(progress->write_pending());
+        }
+        CHECK(test::read_file(done_path) == "1\nb id-a 2 5 4294967296\n7\n");
+        auto reopened = open_progress(segment);
+        CHECK(reopened->done_count() == 2); // a batch record marks nothing done
+        CHECK_FALSE(reopened->done(2));
+        for (const std::uint64_t line : {2ull, 5ull, 4294967296ull}) {
+            const auto batch = reopened->batch_of(line);
+            REQUIRE(batch);
+            CHECK(batch->payload_id == "id-a");
+            CHECK(batch->lines.size() == 3);
+        }
+        CHECK_FALSE(reopened->batch_of(1));
+        CHECK_FALSE(reopened->batch_of(7));
+    }
+
+    SECTION("a torn batch record is cut off: its batch was never sent") {
+        scratch.write("20260101T000000.000000Z-1-000000.seg.done", "1\nb id-a 2 3\nb id-b 4 5");
+        {
+            auto progress = open_progress(segment);
+            REQUIRE(progress->batch_of(3));
+            CHECK_FALSE(progress->batch_of(4));
+            CHECK_FALSE(progress->batch_of(5));
+            REQUIRE(progress->mark_done(6));
+        }
+        CHECK(test::read_file(done_path) == "1\nb id-a 2 3\n6\n");
+    }
+
+    SECTION("records that do not parse are ignored") {
+        scratch.write("20260101T000000.000000Z-1-000000.seg.done",
+                      "b\nb id-a\nb  2 3\nb id-b 3 2\nb id-c 0 1\nb id-d 2 x\nb id-e 4  5\nx 9\n"
+                      "b id-f 8 9\n");
+        auto progress = open_progress(segment);
+        for (std::uint64_t line = 0; line < 8; ++line) {
+            INFO(line);
+            CHECK_FALSE(progress->batch_of(line));
+        }
+        REQUIRE(progress->batch_of(9));
+        CHECK(progress->batch_of(9)->payload_id == "id-f");
+        CHECK(progress->done_count() == 0);
+    }
+}
