@@ -52,8 +52,8 @@ void add_flush_command(CLI::App& app, FlushOptions& options) {
     command
         ->add_option("--payload-ids", options.payload_ids,
                      "preserve (default): send each spool line as it is, with its payload ID; "
-                     "new: send consecutive lines of one destination together under a new "
-                     "payload ID recorded before it is sent")
+                     "new: send the lines of one destination together, under new payload IDs "
+                     "recorded before sending")
         ->check(CLI::IsMember({"new", "preserve"}));
     command
         ->add_option("--batch-size", options.batch_size,
