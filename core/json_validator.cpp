@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 namespace evrelay {
@@ -354,8 +355,15 @@ struct JsonValidator::Impl {
     // Only its stage-1 implementation and index buffers are used: they are public members
     // of simdjson's DOM parser ("for benchmarking access"), and picked for this CPU at run time.
     simdjson::dom::parser parser;
-    // in_object[d]: the container at depth d (1 = the root's) is an object.
+    // in_object[d]: the container at depth d (1 = the root's) is an object; opened_at[d]: the
+    // index entry of its opening bracket.
     std::array<bool, k_max_depth + 2> in_object{};
+    std::array<std::uint32_t, k_max_depth + 2> opened_at{};
+    // close_of[i], for the entry i of an opening bracket: the entry of its closing bracket, so
+    // that parts_of() steps over a nested container instead of walking its inside again.
+    // Written by validate(); other entries are left unset.
+    std::unique_ptr<std::uint32_t[]> close_of;
+    std::size_t close_of_capacity = 0;
     const char* text = nullptr;
     std::size_t size = 0;
 
@@ -441,6 +449,11 @@ bool JsonValidator::validate(const char* buffer, std::string_view json, std::siz
     // may come next, so the common sequences (key, ':', string, ',') take no dispatch on a state.
     const std::uint32_t* index = impl.index();
     const std::uint32_t count = impl.count();
+    if (impl.close_of_capacity < count) {
+        impl.close_of_capacity = std::max<std::size_t>(count, impl.close_of_capacity * 3 / 2);
+        impl.close_of = std::make_unique_for_overwrite<std::uint32_t[]>(impl.close_of_capacity);
+    }
+    std::uint32_t* const close_of = impl.close_of.get();
     std::uint32_t i = 0;
     int depth = 0; // containers open around the current entry
     // The root's part being read (a value that starts at depth 1), and its key.
@@ -471,12 +484,14 @@ value: // entry i starts a value inside `depth` containers
             return fail(at, "nested more than 1024 levels deep");
         }
         impl.in_object[++depth] = object;
+        impl.opened_at[depth] = i;
         if (++i >= count) {
             return fail(json.size(), "the JSON text ends early");
         }
         if (buffer[index[i]] == (object ? '}' : ']')) { // empty
             type = object ? JsonType::object : JsonType::array;
             value_end = index[i] + 1;
+            close_of[i - 1] = i;
             --depth;
             ++i;
             goto value_done;
@@ -577,6 +592,7 @@ next_in_container: // after a value inside `depth` (>= 1) containers: ',' or the
     if (c == (impl.in_object[depth] ? '}' : ']')) {
         type = impl.in_object[depth] ? JsonType::object : JsonType::array;
         value_end = at + 1;
+        close_of[impl.opened_at[depth]] = i;
         --depth;
         ++i;
         goto value_done;
@@ -595,37 +611,22 @@ void JsonValidator::parts_of(const JsonPart& container, std::vector<JsonPart>& o
     const std::uint32_t* index = impl.index();
     const char* text = impl.text;
     const bool object = container.type == JsonType::object;
-    int depth = 0; // relative to the container's inside
-    std::uint32_t first = 0;
-    std::string_view key;
-    for (std::uint32_t i = container.first + 1; i + 1 < container.end; ++i) {
-        const std::uint32_t at = index[i];
-        const char c = text[at];
-        if (depth == 0) {
-            if (c == ',' || c == ':') {
-                continue;
-            }
-            if (object && c == '"' && text[index[i + 1]] == ':') {
-                key = std::string_view(text + at + 1, impl.scalar_end(i) - at - 2);
-                continue;
-            }
-            first = i;
+    const std::uint32_t close = container.end - 1; // the container's closing bracket
+    // Validated JSON: each part is [key ':'] value, then ',' or the close.
+    for (std::uint32_t i = container.first + 1; i < close; ++i) {
+        std::string_view key;
+        if (object) {
+            key = std::string_view(text + index[i] + 1, impl.scalar_end(i) - index[i] - 2);
+            i += 2;
         }
-        if (c == '{' || c == '[') {
-            ++depth;
-            continue;
-        }
+        const std::uint32_t first = i;
+        const char c = text[index[i]];
         std::size_t end = 0;
         JsonType type = JsonType::null;
-        if (c == '}' || c == ']') {
-            --depth;
-            if (depth != 0) {
-                continue;
-            }
-            end = at + 1;
-            type = c == '}' ? JsonType::object : JsonType::array;
-        } else if (depth != 0) {
-            continue;
+        if (c == '{' || c == '[') {
+            i = impl.close_of[i];
+            end = index[i] + 1;
+            type = c == '{' ? JsonType::object : JsonType::array;
         } else {
             end = impl.scalar_end(i);
             type = c == '"'               ? JsonType::string
@@ -633,9 +634,9 @@ void JsonValidator::parts_of(const JsonPart& container, std::vector<JsonPart>& o
                    : c == 'n'             ? JsonType::null
                                           : JsonType::number;
         }
+        ++i; // now at ',' or the close
         const std::uint32_t start = index[first];
-        out.push_back(JsonPart{object ? key : std::string_view{},
-                               std::string_view(text + start, end - start), type, first, i + 1});
+        out.push_back(JsonPart{key, std::string_view(text + start, end - start), type, first, i});
     }
 }
 

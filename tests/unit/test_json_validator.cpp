@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,6 +36,46 @@ Outcome check(JsonValidator& validator, const std::string& json) {
 bool simdjson_accepts(const std::string& json) {
     static simdjson::dom::parser parser;
     return parser.parse(simdjson::padded_string(json)).error() == simdjson::SUCCESS;
+}
+
+// simdjson's minified text of a JSON value.
+std::string minified(std::string_view json) {
+    static simdjson::dom::parser parser;
+    auto element = parser.parse(simdjson::padded_string(json));
+    REQUIRE(element.error() == simdjson::SUCCESS);
+    return simdjson::to_string(element.value());
+}
+
+// Checks the parts parts_of() finds inside `part`, at every depth, against simdjson's DOM: the
+// same number of elements or members, the same keys, and values that minify alike.
+void compare_parts(const JsonValidator& validator, const JsonPart& part,
+                   simdjson::dom::element element, std::size_t& compared) {
+    ++compared;
+    REQUIRE(minified(part.value) == simdjson::to_string(element));
+    if (part.type != JsonType::array && part.type != JsonType::object) {
+        return;
+    }
+    std::vector<JsonPart> parts;
+    validator.parts_of(part, parts);
+    std::size_t n = 0;
+    if (part.type == JsonType::array) {
+        REQUIRE(element.type() == simdjson::dom::element_type::ARRAY);
+        const simdjson::dom::array array = element.get_array().value();
+        for (simdjson::dom::element child : array) {
+            REQUIRE(n < parts.size());
+            CHECK(parts[n].key.empty());
+            compare_parts(validator, parts[n++], child, compared);
+        }
+    } else {
+        REQUIRE(element.type() == simdjson::dom::element_type::OBJECT);
+        const simdjson::dom::object members = element.get_object().value();
+        for (simdjson::dom::key_value_pair member : members) {
+            REQUIRE(n < parts.size());
+            CHECK(evrelay::json_string_value(parts[n].key) == member.key);
+            compare_parts(validator, parts[n++], member.value, compared);
+        }
+    }
+    CHECK(parts.size() == n);
 }
 
 } // namespace
@@ -206,4 +247,81 @@ TEST_CASE("json_string_value decodes escapes", "[json]") {
     CHECK(json_string_value(R"(\u0041\u00e9\u20ac)") == "A\xc3\xa9\xe2\x82\xac");
     CHECK(json_string_value(R"(\ud83d\ude00)") == "\xf0\x9f\x98\x80");
     CHECK(json_string_value(R"(\udc00x)") == "\xef\xbf\xbdx"); // a lone surrogate: U+FFFD
+}
+
+TEST_CASE("JsonValidator::parts_of agrees with simdjson's DOM at every depth", "[json]") {
+    JsonValidator validator;
+    simdjson::dom::parser dom;
+    std::size_t compared = 0;
+    auto compare = [&](const std::string& json) {
+        INFO(json);
+        REQUIRE(check(validator, json).ok);
+        // check() validated a copy that is gone: validate the caller's padded text again.
+        const simdjson::padded_string padded(json);
+        std::size_t offset = 0;
+        std::string message;
+        REQUIRE(validator.validate(padded.data(), std::string_view(padded.data(), json.size()),
+                                   offset, message));
+        auto element = dom.parse(padded);
+        REQUIRE(element.error() == simdjson::SUCCESS);
+        JsonPart root;
+        root.value = validator.root();
+        root.type = validator.root_type();
+        if (root.type == JsonType::array || root.type == JsonType::object) {
+            // The root's own parts come from validate(); their insides from parts_of().
+            std::vector<simdjson::dom::element> children;
+            if (root.type == JsonType::array) {
+                const simdjson::dom::array array = element.value().get_array().value();
+                for (auto child : array) {
+                    children.push_back(child);
+                }
+            } else {
+                const simdjson::dom::object members = element.value().get_object().value();
+                for (auto member : members) {
+                    children.push_back(member.value);
+                }
+            }
+            REQUIRE(validator.parts().size() == children.size());
+            for (std::size_t n = 0; n < children.size(); ++n) {
+                compare_parts(validator, validator.parts()[n], children[n], compared);
+            }
+        }
+    };
+    compare(evrelay::test::read_file(evrelay::test::fixture_path("bench-payload-50-events.json")));
+    compare(R"({"a":{"b":[[],{},[1,[2,{"c":"]"}]]],"d\u0041":{"e":{}}},"f":[{"g":[true,null]}]})");
+    compare(R"([[[[[]]]],{"x":[{"y":{"z":[0,1e5,"s"]}}]},"t"])");
+    // Random nested values.
+    std::mt19937 random(20261202);
+    std::function<std::string(int)> value = [&](int depth) -> std::string {
+        const int kind = static_cast<int>(random() % (depth > 5 ? 4 : 6));
+        switch (kind) {
+        case 0:
+            return std::to_string(random() % 1000);
+        case 1:
+            return "\"s" + std::to_string(random() % 10) + "\\\"]\"";
+        case 2:
+            return random() % 2 ? "true" : "null";
+        case 3:
+            return "-1.5e3";
+        case 4: {
+            std::string out = "[";
+            for (int n = static_cast<int>(random() % 4); n > 0; --n) {
+                out += value(depth + 1) + (n > 1 ? " , " : "");
+            }
+            return out + "]";
+        }
+        default: {
+            std::string out = "{";
+            for (int n = static_cast<int>(random() % 4); n > 0; --n) {
+                out += "\"k" + std::to_string(n) + "\" : " + value(depth + 1) + (n > 1 ? "," : "");
+            }
+            return out + "}";
+        }
+        }
+    };
+    for (int n = 0; n < 3000; ++n) {
+        compare(random() % 2 ? "[" + value(1) + "," + value(1) + "]"
+                             : "{\"a\":" + value(1) + ",\"b\":" + value(1) + "}");
+    }
+    CHECK(compared > 10000);
 }
