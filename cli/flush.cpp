@@ -187,20 +187,22 @@ int run_flush(const FlushOptions& options) {
     std::fflush(stdout);
     const auto elapsed = std::chrono::steady_clock::now() - started;
     if (printer != nullptr) {
-        std::fprintf(
-            stderr,
-            "flush (dry run): %llu payloads (%llu events) would be sent, %llu older than "
-            "--max-age, %llu malformed, %s\n",
-            static_cast<unsigned long long>(stats.payloads_read.load() -
-                                            stats.payloads_expired.load()),
-            static_cast<unsigned long long>(stats.events_read.load() - stats.events_expired.load()),
-            static_cast<unsigned long long>(stats.payloads_expired.load()),
-            static_cast<unsigned long long>(stats.malformed.load()),
-            format_elapsed(elapsed).c_str());
+        std::fprintf(stderr,
+                     "flush (dry run): %llu payloads (%llu events) would be sent, %llu older than "
+                     "--max-age, %llu malformed, %s\n",
+                     static_cast<unsigned long long>(stats.payloads_read.load() -
+                                                     stats.payloads_expired.load() -
+                                                     stats.payloads_duplicate.load()),
+                     static_cast<unsigned long long>(stats.events_read.load() -
+                                                     stats.events_expired.load() -
+                                                     stats.events_duplicate.load()),
+                     static_cast<unsigned long long>(stats.payloads_expired.load()),
+                     static_cast<unsigned long long>(stats.malformed.load()),
+                     format_elapsed(elapsed).c_str());
         return stats.malformed.load() > 0 ? exit_status::data_error : exit_status::ok;
     }
     const std::uint64_t remaining = stats.payloads_read.load() - stats.payloads_delivered.load() -
-                                    stats.payloads_expired.load();
+                                    stats.payloads_expired.load() - stats.payloads_duplicate.load();
     std::fprintf(stderr,
                  "flush: %llu payloads (%llu events) delivered, %llu kept for later, %llu "
                  "expired (%llu events), %llu malformed, %llu segments removed, %s\n",
@@ -215,6 +217,11 @@ int run_flush(const FlushOptions& options) {
     if (stats.payloads_expired.load() > 0) {
         spdlog::warn("flush: dropped {} event(s) older than --max-age {}",
                      stats.events_expired.load(), util::format_duration(*max_age));
+    }
+    if (stats.payloads_duplicate.load() > 0) {
+        spdlog::info("flush: {} line(s) ({} events) not sent: an earlier line of their segment "
+                     "has the same payload ID (an SDK sent that post twice)",
+                     stats.payloads_duplicate.load(), stats.events_duplicate.load());
     }
     if (stats.events_too_large.load() > 0) {
         spdlog::warn("flush: dropped {} single event(s) the upstream refused as too large (413)",

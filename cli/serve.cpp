@@ -221,6 +221,12 @@ int run_serve(const ServeOptions& options) {
         SpoolDeliveryOptions delivery_options;
         delivery_options.target.env_name = settings.environments.target;
         delivery_options.max_events_per_payload = publisher_options.batch_size;
+        // A durable serve's spool lines are posts that were never sent: they go upstream in
+        // batches, as posts do from memory (each batch recorded before it is sent, so a crash
+        // re-sends it under its ID). Lines a non-durable serve spooled were sent and failed:
+        // they keep their IDs, in case the upstream got them after all.
+        delivery_options.rebatch = options.durable;
+        delivery_options.max_bytes_per_payload = publisher_options.batch_bytes;
         delivery_options.index_for = [writer =
                                           spool_writer.get()](const std::filesystem::path& path) {
             return writer->index_of(path);

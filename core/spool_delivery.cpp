@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <list>
 #include <unistd.h>
+#include <unordered_set>
 
 namespace evrelay {
 
@@ -320,7 +321,8 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
     std::vector<std::uint64_t> malformed_lines; // recorded as done once copied to bad/
     bool stopped = false;
     std::uint64_t read_before = 0;
-    std::list<Batch> batches; // rebatch: the ones being filled, oldest first
+    std::list<Batch> batches;                 // rebatch: the ones being filled, oldest first
+    std::unordered_set<std::string> seen_ids; // rebatch: payload IDs of the segment's lines
     while (true) {
         if (stopping()) {
             stopped = true;
@@ -371,9 +373,13 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
             }
             continue;
         }
-        if (m_options.rebatch && record.kind == DataKind::analytics) {
-            add_to_batch(batches, record, events, item.line, index_number, segment, stats);
-            continue;
+        if (record.kind == DataKind::analytics) {
+            auto recorded = segment != nullptr ? segment->progress->batch_of(item.line) : nullptr;
+            if (recorded || m_options.rebatch) {
+                add_to_batch(batches, seen_ids, std::move(recorded), record, events, item.line,
+                             index_number, segment, stats);
+                continue;
+            }
         }
         Payload payload = payload_of(record, events);
         payload.env_name = m_options.target.env_name.value_or(record.env_name);
@@ -423,7 +429,30 @@ bool SpoolDelivery::deliver_indexed(const fs::path& path, const SpoolSegmentInde
         stats.io_failed.store(true);
         return false;
     }
+    // Reads a line's events array into `out`.
+    auto read_events = [&](const SpoolLineIndex& entry, std::string& out) {
+        out.resize(entry.events_length);
+        std::size_t got = 0;
+        while (got < out.size()) {
+            const ssize_t n = ::pread(fd.get(), out.data() + got, out.size() - got,
+                                      static_cast<off_t>(entry.events_offset + got));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                spdlog::error("flush: cannot read {}: {}", path.string(),
+                              n == 0 ? "file shorter than written" : std::strerror(errno));
+                stats.io_failed.store(true);
+                return false;
+            }
+            got += static_cast<std::size_t>(n);
+        }
+        return true;
+    };
     const auto now = std::chrono::system_clock::now();
+    std::list<Batch> batches;
+    std::unordered_set<std::string> seen_ids;
+    std::string events; // rebatch: one line's events, on their way into a batch
     for (std::size_t i = 0; i < index.size(); ++i) {
         if (stopping()) {
             return false;
@@ -442,23 +471,29 @@ bool SpoolDelivery::deliver_indexed(const fs::path& path, const SpoolSegmentInde
             (void)segment.progress->mark_done(line);
             continue;
         }
-        Payload payload;
-        payload.body.resize(entry.events_length);
-        std::size_t got = 0;
-        while (got < payload.body.size()) {
-            const ssize_t n =
-                ::pread(fd.get(), payload.body.data() + got, payload.body.size() - got,
-                        static_cast<off_t>(entry.events_offset + got));
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                spdlog::error("flush: cannot read {}: {}", path.string(),
-                              n == 0 ? "file shorter than written" : std::strerror(errno));
-                stats.io_failed.store(true);
+        auto recorded =
+            entry.kind == DataKind::analytics ? segment.progress->batch_of(line) : nullptr;
+        if (recorded || (m_options.rebatch && entry.kind == DataKind::analytics)) {
+            if (!read_events(entry, events)) {
                 return false;
             }
-            got += static_cast<std::size_t>(n);
+            CaptureRecord record;
+            record.received = entry.received;
+            record.env_name = entry.env_name;
+            record.sdk = entry.sdk;
+            record.kind = entry.kind;
+            record.metadata = entry.metadata;
+            if (!entry.payload_id.empty()) {
+                record.payload_id = entry.payload_id;
+            }
+            record.events_json = events;
+            add_to_batch(batches, seen_ids, std::move(recorded), record, entry.event_count, line,
+                         segment_index, &segment, stats);
+            continue;
+        }
+        Payload payload;
+        if (!read_events(entry, payload.body)) {
+            return false;
         }
         payload.id = entry.payload_id;
         payload.env_name = m_options.target.env_name.value_or(entry.env_name);
@@ -469,16 +504,29 @@ bool SpoolDelivery::deliver_indexed(const fs::path& path, const SpoolSegmentInde
         payload.created = entry.received;
         submit_line(std::move(payload), segment_index, {line}, &segment);
     }
+    for (Batch& batch : batches) {
+        send_batch(std::move(batch), segment_index, &segment, stats);
+    }
     return true;
 }
 
-void SpoolDelivery::add_to_batch(std::list<Batch>& batches, const CaptureRecord& record,
-                                 std::size_t events, std::uint64_t line,
-                                 std::uint64_t segment_index, Segment* segment,
+void SpoolDelivery::add_to_batch(std::list<Batch>& batches,
+                                 std::unordered_set<std::string>& seen_ids,
+                                 std::shared_ptr<const SpoolBatchRecord> recorded,
+                                 const CaptureRecord& record, std::size_t events,
+                                 std::uint64_t line, std::uint64_t segment_index, Segment* segment,
                                  SpoolDeliveryStats& stats) {
     const std::string env_name = m_options.target.env_name.value_or(record.env_name);
-    std::shared_ptr<const SpoolBatchRecord> recorded =
-        segment != nullptr ? segment->progress->batch_of(line) : nullptr;
+    if (!recorded && record.payload_id && !seen_ids.insert(*record.payload_id).second) {
+        // The same payload ID twice: an SDK sent one post again (a lost 202, a 503). Sent under
+        // its own ID the upstream would drop it; in a batch it would count twice.
+        stats.payloads_duplicate.fetch_add(1);
+        stats.events_duplicate.fetch_add(events);
+        if (segment != nullptr) {
+            (void)segment->progress->mark_done(line);
+        }
+        return;
+    }
     auto batch = batches.end();
     if (recorded) {
         // Sent by an earlier pass that stopped before it ended: formed again, under its ID.

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace evrelay {
@@ -35,7 +36,8 @@ struct SpoolDeliveryOptions {
     // max_events_per_payload events and max_bytes_per_payload bytes, each under a new payload ID
     // that is recorded before it is sent (SpoolBatchRecord): a crash re-sends those lines as that
     // same payload. A line alone keeps its own ID. Off: every line is its own payload under its
-    // recorded ID.
+    // recorded ID. Within a segment, a line whose payload ID an earlier line had (an SDK's
+    // retry of one post) is dropped, as the upstream would drop it when sent under its own ID.
     bool rebatch = false;
     std::size_t max_bytes_per_payload = 4u << 20;
     bool dry_run = false; // hand payloads to the sink only: no progress, nothing removed
@@ -59,6 +61,9 @@ struct SpoolDeliveryStats {
     std::atomic<std::uint64_t> events_kept{0};
     std::atomic<std::uint64_t> payloads_expired{0}; // --max-age
     std::atomic<std::uint64_t> events_expired{0};
+    // rebatch: lines dropped because an earlier line of their segment had the same payload ID
+    std::atomic<std::uint64_t> payloads_duplicate{0};
+    std::atomic<std::uint64_t> events_duplicate{0};
     std::atomic<std::uint64_t> events_too_large{0}; // single events the upstream refused (413)
     std::atomic<std::uint64_t> malformed{0};        // lines (or elements) moved aside to bad/
     std::atomic<std::uint64_t> torn_lines{0};       // unacknowledged last lines skipped
@@ -134,11 +139,14 @@ class SpoolDelivery {
     // Registers a payload carrying `lines` with the sink's outcomes (origin tag) and submits it.
     void submit_line(Payload payload, std::uint64_t segment_index, std::vector<std::uint64_t> lines,
                      Segment* segment);
-    // rebatch: adds a line to the batch of its destination among `batches` (or to the batch an
-    // earlier pass recorded it in), sending a batch once it is full.
-    void add_to_batch(std::list<Batch>& batches, const CaptureRecord& record, std::size_t events,
-                      std::uint64_t line, std::uint64_t segment_index, Segment* segment,
-                      SpoolDeliveryStats& stats);
+    // Adds a line to the batch an earlier pass `recorded` it in (with or without rebatch: such
+    // lines always go out as that batch, under its ID), or — rebatch — to the batch of its
+    // destination among `batches`, sending a batch once it is full. With rebatch, a line whose
+    // payload ID an earlier line of the segment had is dropped as a duplicate.
+    void add_to_batch(std::list<Batch>& batches, std::unordered_set<std::string>& seen_ids,
+                      std::shared_ptr<const SpoolBatchRecord> recorded, const CaptureRecord& record,
+                      std::size_t events, std::uint64_t line, std::uint64_t segment_index,
+                      Segment* segment, SpoolDeliveryStats& stats);
     // Sends what `batch` holds (a batch of several lines is recorded first).
     void send_batch(Batch batch, std::uint64_t segment_index, Segment* segment,
                     SpoolDeliveryStats& stats);

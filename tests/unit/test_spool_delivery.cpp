@@ -1496,10 +1496,14 @@ TEST_CASE("SpoolDelivery: rebatch re-sends a recorded batch under its ID", "[spo
         h.write_segment(name, line_of("a") + line_of("x", 1, k_now, "staging") + line_of("c") +
                                   line_of("d") + line_of("e"));
         h.scratch.write("spool/" + name + ".done", "b recorded 1 3 4\n3\n");
-        h.pass(rebatch_options(1));
+        const bool rebatch = GENERATE(true, false);
+        CAPTURE(rebatch);
+        // Without rebatch too (flush's default after a serve --durable recorded batches): sent
+        // as those lines' own payloads, the upstream could get their events twice.
+        h.pass(rebatch ? rebatch_options(1) : SpoolDeliveryOptions{});
         const auto sent = h.upstream.sent();
         REQUIRE(sent.size() == 3);
-        CHECK(sent[0].id == "x"); // at the batch size of 1: sent when read
+        CHECK(sent[0].id == "x"); // at the batch size of 1 (or alone): sent when read
         CHECK(sent[1].id == "recorded");
         CHECK(sent[1].body == joined({events_of("a"), events_of("d")}));
         CHECK(sent[1].event_count == 2);
@@ -1565,4 +1569,69 @@ TEST_CASE("SpoolDelivery: rebatch in a dry run records nothing", "[spool]") {
     CHECK(sent[0].body == joined({events_of("a"), events_of("b")}));
     CHECK(util::is_uuid(sent[0].id));
     CHECK(snapshot(h.root()) == before);
+}
+
+TEST_CASE("SpoolDelivery: rebatch drops a line whose payload ID came earlier in the segment",
+          "[spool]") {
+    Harness h;
+    h.write_segment(segment_name(1), line_of("a", 2) + line_of("b") + line_of("a", 2));
+    SpoolDeliveryStats& stats = h.pass(rebatch_options());
+    const auto sent = h.upstream.sent();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].body == joined({events_of("a", 2), events_of("b")}));
+    CHECK(stats.payloads_read.load() == 3);
+    CHECK(stats.payloads_duplicate.load() == 1);
+    CHECK(stats.events_duplicate.load() == 2);
+    CHECK(stats.payloads_delivered.load() == 2);
+    CHECK(regular_files(h.root()).empty());
+}
+
+TEST_CASE("SpoolDelivery: rebatch of segments a serve drains from its writer's index", "[spool]") {
+    Harness h;
+    SpoolWriterOptions writer_options;
+    writer_options.max_indexed_lines = 100;
+    SpoolWriter writer(h.spool, writer_options);
+    auto record = [](const std::string& id, const std::string& env, const std::string& events) {
+        CaptureRecord r;
+        r.received = k_now;
+        r.env_name = env;
+        r.metadata = PayloadMetadata{4, "application-id/test"};
+        r.payload_id = id;
+        r.events_json = events;
+        return r;
+    };
+    const std::string a = events_of("a", 2);
+    const std::string b = events_of("b");
+    const std::string c = events_of("c", 3);
+    REQUIRE(writer.append(record("a", "production", a), 2));
+    REQUIRE(writer.append(record("b", "staging", b), 1));
+    REQUIRE(writer.append(record("a", "production", a), 2)); // the SDK sent post "a" again
+    REQUIRE(writer.append(record("c", "production", c), 3));
+    writer.close();
+
+    SpoolDeliveryOptions options = rebatch_options();
+    options.index_for = [&writer](const fs::path& path) { return writer.index_of(path); };
+    std::vector<std::string> done_at_submit;
+    std::string segment;
+    for (const auto& name : regular_files(h.root())) {
+        segment = name;
+    }
+    REQUIRE(fs::path(segment).extension() == ".seg");
+    REQUIRE(writer.index_of(h.root() / segment)); // delivered from the index, not parsed
+    h.upstream.on_submit = [&](const Sent&) { done_at_submit.push_back(h.done_file(segment)); };
+    SpoolDeliveryStats& stats = h.pass(options);
+
+    const auto sent = h.upstream.sent();
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].env_name == "production");
+    CHECK(sent[0].body == joined({a, c}));
+    CHECK(sent[0].event_count == 5);
+    CHECK(util::is_uuid(sent[0].id));
+    CHECK(done_at_submit[0] == "3\nb " + sent[0].id + " 1 4\n");
+    CHECK(sent[1].id == "b"); // alone: its own ID
+    CHECK(sent[1].body == b);
+    CHECK(stats.payloads_duplicate.load() == 1);
+    CHECK(stats.payloads_delivered.load() == 3);
+    CHECK(stats.events_delivered.load() == 6);
+    CHECK(regular_files(h.root()).empty());
 }
