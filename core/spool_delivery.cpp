@@ -517,7 +517,8 @@ void SpoolDelivery::add_to_batch(std::list<Batch>& batches,
                                  std::uint64_t line, std::uint64_t segment_index, Segment* segment,
                                  SpoolDeliveryStats& stats) {
     const std::string env_name = m_options.target.env_name.value_or(record.env_name);
-    if (!recorded && record.payload_id && !seen_ids.insert(*record.payload_id).second) {
+    const bool seen_before = record.payload_id && !seen_ids.insert(*record.payload_id).second;
+    if (!recorded && seen_before) {
         // The same payload ID twice: an SDK sent one post again (a lost 202, a 503). Sent under
         // its own ID the upstream would drop it; in a batch it would count twice.
         stats.payloads_duplicate.fetch_add(1);

@@ -1635,3 +1635,18 @@ TEST_CASE("SpoolDelivery: rebatch of segments a serve drains from its writer's i
     CHECK(stats.events_delivered.load() == 6);
     CHECK(regular_files(h.root()).empty());
 }
+
+TEST_CASE("SpoolDelivery: rebatch drops a repeat of a line sent in a recorded batch", "[spool]") {
+    Harness h;
+    const std::string name = segment_name(1);
+    h.write_segment(name, line_of("a") + line_of("b") + line_of("a") + line_of("c"));
+    h.scratch.write("spool/" + name + ".done", "b recorded 1 2\n");
+    SpoolDeliveryStats& stats = h.pass(rebatch_options());
+    const auto sent = h.upstream.sent();
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].id == "recorded");
+    CHECK(sent[0].body == joined({events_of("a"), events_of("b")}));
+    CHECK(sent[1].id == "c");
+    CHECK(stats.payloads_duplicate.load() == 1);
+    CHECK(regular_files(h.root()).empty());
+}
