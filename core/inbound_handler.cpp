@@ -101,7 +101,8 @@ InboundHandler::InboundHandler(EnvironmentTable& environments, Dispatcher& dispa
                                CounterRegistry& counters, CaptureWriter* capture,
                                InboundHandlerOptions options)
     : m_environments(environments), m_dispatcher(dispatcher), m_counters(counters),
-      m_capture(capture), m_options(std::move(options)) {}
+      m_capture(capture), m_options(std::move(options)),
+      m_stored_ids(std::make_shared<RecentPayloadIds>(k_remembered_payload_ids)) {}
 
 std::map<int, std::uint64_t> InboundHandler::rejected_posts() const {
     std::map<int, std::uint64_t> result;
@@ -395,6 +396,16 @@ HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
                                         const PayloadMetadata& metadata, std::string_view json,
                                         std::size_t events) {
     CaptureRecord record = post_record(route, kind, environment, request, metadata, json);
+    // The SDK's payload ID with the environment: the key of a post it may send again.
+    std::string stored_key;
+    if (kind == DataKind::analytics && record.payload_id) {
+        stored_key = record.env_name + '\n' + *record.payload_id;
+        if (m_stored_ids->contains(stored_key)) {
+            spdlog::debug("serve: post {} to {} is stored already (the SDK sent it again); 202",
+                          *record.payload_id, record.env_name);
+            return accepted(route);
+        }
+    }
     if (kind == DataKind::analytics && !record.payload_id) {
         // The SDK's own payload ID when it sent one (post_record keeps it): a post the SDK
         // retries (after a 503, or a lost 202) then reaches the upstream under one ID, which it
@@ -408,18 +419,27 @@ HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
         // Answered once the group commit's fdatasync returns, without holding this thread: the
         // line is formatted now (the record's views end with this request), appended when the
         // listener hands over its responder, and the answer goes back from the committer.
-        return HttpResponse::later([spool = m_options.spool_posts,
-                                    line = m_options.spool_posts->prepare(record, events),
-                                    ok = accepted(route), counters = &counters,
-                                    events](HttpResponder respond) mutable {
-            spool->append_async(std::move(line), [respond = std::move(respond), ok = std::move(ok),
-                                                  counters, events](Result<void> appended) mutable {
-                respond(spool_answer(appended, std::move(ok), *counters, events));
+        return HttpResponse::later(
+            [spool = m_options.spool_posts, line = m_options.spool_posts->prepare(record, events),
+             ok = accepted(route), counters = &counters, events, stored_ids = m_stored_ids,
+             stored_key = std::move(stored_key)](HttpResponder respond) mutable {
+                spool->append_async(
+                    std::move(line),
+                    [respond = std::move(respond), ok = std::move(ok), counters, events,
+                     stored_ids = std::move(stored_ids),
+                     stored_key = std::move(stored_key)](Result<void> appended) mutable {
+                        if (appended && !stored_key.empty()) {
+                            stored_ids->add(stored_key);
+                        }
+                        respond(spool_answer(appended, std::move(ok), *counters, events));
+                    });
             });
-        });
     }
-    return spool_answer(m_options.spool_posts->append(record, events), accepted(route), counters,
-                        events);
+    Result<void> appended = m_options.spool_posts->append(record, events);
+    if (appended && !stored_key.empty()) {
+        m_stored_ids->add(stored_key);
+    }
+    return spool_answer(appended, accepted(route), counters, events);
 }
 
 void InboundHandler::capture(const Route& route, DataKind kind, const Environment& environment,

@@ -6,6 +6,7 @@
 #include "core/environment.hpp"
 #include "core/http_exchange.hpp"
 #include "core/inbound_routes.hpp"
+#include "core/recent_payload_ids.hpp"
 #include "core/spool_writer.hpp"
 #include "core/status_report.hpp"
 
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -30,7 +32,9 @@ struct InboundHandlerOptions {
     // spool (one line, the SDK's payload ID or a new one) instead of being published, and
     // answered only once the append returned — 503 when it failed, so the SDK retries. A
     // durable writer's posts are answered later (HttpResponse::later): append_async() completes
-    // them once their group is synced, and no server thread waits for the fsync meanwhile.
+    // them once their group is synced, and no server thread waits for the fsync meanwhile. A post
+    // whose SDK payload ID (X-LaunchDarkly-Payload-ID) was stored lately — the SDK sends a post
+    // again when it did not see the 202 — is answered 202 and not stored again.
     SpoolWriter* spool_posts = nullptr;
     std::function<RuntimeStatus()> runtime_status; // GET /status and /metrics; may be empty
 };
@@ -80,7 +84,14 @@ class InboundHandler {
 
     // Indexed by status - 400: every error the handler answers is a 4xx.
     std::array<std::atomic<std::uint64_t>, 100> m_rejected{};
+    // spool_posts: the SDK payload IDs of the posts stored lately (shared with the writer's
+    // completions, which may run after the handler is gone).
+    std::shared_ptr<RecentPayloadIds> m_stored_ids;
 };
+
+// How many stored posts' payload IDs a serve with spool_posts remembers, so that an SDK's
+// retry of a post already stored is answered 202 without storing it twice (~15 MB).
+inline constexpr std::size_t k_remembered_payload_ids = 100'000;
 
 // The environment a capture line and the publisher name: its configured name, or its envId when
 // it has none (SPEC §6).

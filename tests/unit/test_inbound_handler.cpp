@@ -659,3 +659,36 @@ TEST_CASE("InboundHandler::handle stores posts in the spool", "[inbound][spool]"
     CHECK(text.find(body) != std::string::npos);
     CHECK(f.flushed().empty());
 }
+
+TEST_CASE("InboundHandler: a post the SDK sends again is not stored twice", "[inbound][spool]") {
+    test::ScratchDir dir;
+    auto spool = SpoolDirectory::open(dir.path() / "spool");
+    REQUIRE(spool);
+    const bool durable = GENERATE(false, true);
+    CAPTURE(durable);
+    SpoolWriterOptions writer_options;
+    writer_options.durable = durable;
+    SpoolWriter writer(*spool, writer_options);
+    InboundHandlerOptions options;
+    options.no_forward = true;
+    options.spool_posts = &writer;
+    Fixture f(options);
+    const std::string body = R"([{"kind":"custom","key":"k"}])";
+    auto send = [&](const std::string& id) {
+        std::vector<std::pair<std::string, std::string>> headers{{"Authorization", k_sdk_key}};
+        if (!id.empty()) {
+            headers.emplace_back("X-LaunchDarkly-Payload-ID", id);
+        }
+        const auto answer = answer_of(f.handler.handle(post("/bulk", body, headers)));
+        REQUIRE(answer);
+        return answer->status;
+    };
+    CHECK(send("1f9d6b12-4e86-4763-85e5-2ae1196a214b") == 202);
+    CHECK(send("1f9d6b12-4e86-4763-85e5-2ae1196a214b") == 202); // the retry: answered, not stored
+    CHECK(writer.lines_written() == 1);
+    CHECK(send("2f9d6b12-4e86-4763-85e5-2ae1196a214b") == 202);
+    CHECK(send("") == 202); // no ID: a new one each time, never a repeat
+    CHECK(send("") == 202);
+    CHECK(writer.lines_written() == 4);
+    CHECK(f.counters.totals().spooled == 4);
+}
