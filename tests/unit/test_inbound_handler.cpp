@@ -614,21 +614,45 @@ std::optional<HttpResponse> answer_of(HttpResponse response) {
     return answer.get();
 }
 
-} // namespace
-
-TEST_CASE("InboundHandler::handle stores posts in the spool", "[inbound][spool]") {
-    test::ScratchDir dir;
+SpoolDirectory open_spool(const test::ScratchDir& dir) {
     auto spool = SpoolDirectory::open(dir.path() / "spool");
     REQUIRE(spool);
-    const bool durable = GENERATE(false, true);
-    CAPTURE(durable);
-    SpoolWriterOptions writer_options;
-    writer_options.durable = durable;
-    SpoolWriter writer(*spool, writer_options);
+    return *spool;
+}
+
+SpoolWriterOptions writer_options(bool durable) {
+    SpoolWriterOptions options;
+    options.durable = durable;
+    return options;
+}
+
+InboundHandlerOptions spooling(SpoolWriter& writer) {
     InboundHandlerOptions options;
     options.no_forward = true;
     options.spool_posts = &writer;
-    Fixture f(options);
+    return options;
+}
+
+// A --no-forward handler that stores every post in a spool (durable or not).
+struct SpoolingFixture {
+    explicit SpoolingFixture(bool durable)
+        : spool(open_spool(dir)), writer(spool, writer_options(durable)), f(spooling(writer)) {}
+
+    test::ScratchDir dir;
+    SpoolDirectory spool;
+    SpoolWriter writer;
+    Fixture f;
+};
+
+} // namespace
+
+TEST_CASE("InboundHandler::handle stores posts in the spool", "[inbound][spool]") {
+    const bool durable = GENERATE(false, true);
+    CAPTURE(durable);
+    SpoolingFixture spooling(durable);
+    SpoolWriter& writer = spooling.writer;
+    const SpoolDirectory* spool = &spooling.spool;
+    Fixture& f = spooling.f;
     const std::string body = R"([{"kind":"custom","key":"k"},{"kind":"custom","key":"l"}])";
 
     HttpResponse response = f.handler.handle(
@@ -661,18 +685,11 @@ TEST_CASE("InboundHandler::handle stores posts in the spool", "[inbound][spool]"
 }
 
 TEST_CASE("InboundHandler: a post the SDK sends again is not stored twice", "[inbound][spool]") {
-    test::ScratchDir dir;
-    auto spool = SpoolDirectory::open(dir.path() / "spool");
-    REQUIRE(spool);
     const bool durable = GENERATE(false, true);
     CAPTURE(durable);
-    SpoolWriterOptions writer_options;
-    writer_options.durable = durable;
-    SpoolWriter writer(*spool, writer_options);
-    InboundHandlerOptions options;
-    options.no_forward = true;
-    options.spool_posts = &writer;
-    Fixture f(options);
+    SpoolingFixture spooling(durable);
+    SpoolWriter& writer = spooling.writer;
+    Fixture& f = spooling.f;
     const std::string body = R"([{"kind":"custom","key":"k"}])";
     auto send = [&](const std::string& id) {
         std::vector<std::pair<std::string, std::string>> headers{{"Authorization", k_sdk_key}};
