@@ -374,16 +374,25 @@ void SpoolDelivery::deliver_segment(const fs::path& found, SpoolDeliveryStats& s
             continue;
         }
         if (record.kind == DataKind::analytics) {
-            auto recorded = segment != nullptr ? segment->progress->batch_of(item.line) : nullptr;
+            auto recorded = recorded_batch(segment, item.line);
             if (recorded || m_options.rebatch) {
-                add_to_batch(batches, seen_ids, std::move(recorded), record, events, item.line,
-                             index_number, segment, stats);
+                const LineView view{
+                    item.line,
+                    record.env_name,
+                    record.sdk,
+                    &record.metadata,
+                    record.received,
+                    record.payload_id ? std::string_view(*record.payload_id) : std::string_view(),
+                    record.events_json,
+                    events};
+                add_to_batch(batches, seen_ids, std::move(recorded), view, index_number, segment,
+                             stats);
                 continue;
             }
         }
         Payload payload = payload_of(record, events);
         payload.env_name = m_options.target.env_name.value_or(record.env_name);
-        submit_line(std::move(payload), index_number, {item.line}, segment);
+        submit(std::move(payload), index_number, {item.line}, segment);
     }
     if (!stopped) {
         for (Batch& batch : batches) {
@@ -472,23 +481,15 @@ bool SpoolDelivery::deliver_indexed(const fs::path& path, const SpoolSegmentInde
             continue;
         }
         auto recorded =
-            entry.kind == DataKind::analytics ? segment.progress->batch_of(line) : nullptr;
+            entry.kind == DataKind::analytics ? recorded_batch(&segment, line) : nullptr;
         if (recorded || (m_options.rebatch && entry.kind == DataKind::analytics)) {
             if (!read_events(entry, events)) {
                 return false;
             }
-            CaptureRecord record;
-            record.received = entry.received;
-            record.env_name = entry.env_name;
-            record.sdk = entry.sdk;
-            record.kind = entry.kind;
-            record.metadata = entry.metadata;
-            if (!entry.payload_id.empty()) {
-                record.payload_id = entry.payload_id;
-            }
-            record.events_json = events;
-            add_to_batch(batches, seen_ids, std::move(recorded), record, entry.event_count, line,
-                         segment_index, &segment, stats);
+            const LineView view{line,           entry.env_name,   entry.sdk, &entry.metadata,
+                                entry.received, entry.payload_id, events,    entry.event_count};
+            add_to_batch(batches, seen_ids, std::move(recorded), view, segment_index, &segment,
+                         stats);
             continue;
         }
         Payload payload;
@@ -502,7 +503,7 @@ bool SpoolDelivery::deliver_indexed(const fs::path& path, const SpoolSegmentInde
         payload.metadata = entry.metadata;
         payload.event_count = entry.event_count;
         payload.created = entry.received;
-        submit_line(std::move(payload), segment_index, {line}, &segment);
+        submit(std::move(payload), segment_index, {line}, &segment);
     }
     for (Batch& batch : batches) {
         send_batch(std::move(batch), segment_index, &segment, stats);
@@ -513,18 +514,19 @@ bool SpoolDelivery::deliver_indexed(const fs::path& path, const SpoolSegmentInde
 void SpoolDelivery::add_to_batch(std::list<Batch>& batches,
                                  std::unordered_set<std::string>& seen_ids,
                                  std::shared_ptr<const SpoolBatchRecord> recorded,
-                                 const CaptureRecord& record, std::size_t events,
-                                 std::uint64_t line, std::uint64_t segment_index, Segment* segment,
-                                 SpoolDeliveryStats& stats) {
-    const std::string env_name = m_options.target.env_name.value_or(record.env_name);
-    const bool seen_before = record.payload_id && !seen_ids.insert(*record.payload_id).second;
+                                 const LineView& line, std::uint64_t segment_index,
+                                 Segment* segment, SpoolDeliveryStats& stats) {
+    const std::string_view env_name =
+        m_options.target.env_name ? std::string_view(*m_options.target.env_name) : line.env_name;
+    const std::size_t events = line.events;
+    const bool seen_before = !line.payload_id.empty() && !seen_ids.emplace(line.payload_id).second;
     if (!recorded && seen_before) {
         // The same payload ID twice: an SDK sent one post again (a lost 202, a 503). Sent under
         // its own ID the upstream would drop it; in a batch it would count twice.
         stats.payloads_duplicate.fetch_add(1);
         stats.events_duplicate.fetch_add(events);
         if (segment != nullptr) {
-            (void)segment->progress->mark_done(line);
+            (void)segment->progress->mark_done(line.line);
         }
         return;
     }
@@ -536,11 +538,11 @@ void SpoolDelivery::add_to_batch(std::list<Batch>& batches,
     } else {
         batch = std::find_if(batches.begin(), batches.end(), [&](const Batch& open) {
             return !open.recorded && open.payload.env_name == env_name &&
-                   open.payload.sdk == record.sdk && open.payload.metadata == record.metadata;
+                   open.payload.sdk == line.sdk && open.payload.metadata == *line.metadata;
         });
         if (batch != batches.end() &&
             (batch->payload.event_count + events > m_options.max_events_per_payload ||
-             batch->payload.body.size() + record.events_json.size() >
+             batch->payload.body.size() + line.events_json.size() >
                  m_options.max_bytes_per_payload)) {
             send_batch(std::move(*batch), segment_index, segment, stats);
             batches.erase(batch);
@@ -548,7 +550,7 @@ void SpoolDelivery::add_to_batch(std::list<Batch>& batches,
         }
     }
     // The array's elements, without its brackets (validated JSON: no whitespace around it).
-    const std::string_view inner = record.events_json.substr(1, record.events_json.size() - 2);
+    const std::string_view inner = line.events_json.substr(1, line.events_json.size() - 2);
     if (batch == batches.end()) {
         if (batches.size() >= k_max_open_batches) {
             send_batch(std::move(batches.front()), segment_index, segment, stats);
@@ -556,11 +558,11 @@ void SpoolDelivery::add_to_batch(std::list<Batch>& batches,
         }
         batch = batches.emplace(batches.end());
         Payload& payload = batch->payload;
-        payload.env_name = env_name;
-        payload.sdk = record.sdk;
+        payload.env_name = std::string(env_name);
+        payload.sdk = line.sdk;
         payload.data = DataKind::analytics;
-        payload.metadata = record.metadata;
-        payload.created = record.received;
+        payload.metadata = *line.metadata;
+        payload.created = line.received;
         // Room for as many lines like this one as the limits allow, so that the body is not
         // copied again as it grows.
         const std::size_t lines_that_fit =
@@ -568,17 +570,17 @@ void SpoolDelivery::add_to_batch(std::list<Batch>& batches,
         payload.body.reserve(
             std::min(m_options.max_bytes_per_payload, (inner.size() + 1) * lines_that_fit) + 2);
         payload.body.push_back('[');
-        batch->first_id = record.payload_id.value_or("");
+        batch->first_id = std::string(line.payload_id);
         batch->recorded = std::move(recorded);
     } else {
         batch->payload.body.push_back(',');
-        batch->payload.created = std::min(batch->payload.created, record.received);
+        batch->payload.created = std::min(batch->payload.created, line.received);
     }
     batch->payload.body.append(inner);
     batch->payload.event_count += events;
-    batch->lines.push_back(line);
+    batch->lines.push_back(line.line);
     const bool complete = batch->recorded
-                              ? line == batch->recorded->lines.back()
+                              ? line.line == batch->recorded->lines.back()
                               : batch->payload.event_count >= m_options.max_events_per_payload;
     if (complete) {
         send_batch(std::move(*batch), segment_index, segment, stats);
@@ -613,18 +615,23 @@ void SpoolDelivery::send_batch(Batch batch, std::uint64_t segment_index, Segment
             }
         }
     }
-    submit_line(std::move(payload), segment_index, std::move(batch.lines), segment);
+    submit(std::move(payload), segment_index, std::move(batch.lines), segment);
 }
 
-void SpoolDelivery::submit_line(Payload payload, std::uint64_t segment_index,
-                                std::vector<std::uint64_t> lines, Segment* segment) {
+std::shared_ptr<const SpoolBatchRecord> SpoolDelivery::recorded_batch(const Segment* segment,
+                                                                      std::uint64_t line) {
+    return segment != nullptr ? segment->progress->batch_of(line) : nullptr;
+}
+
+void SpoolDelivery::submit(Payload payload, std::uint64_t segment_index,
+                           std::vector<std::uint64_t> lines, Segment* segment) {
     if (m_stats != nullptr) {
         m_stats->payloads_sent.fetch_add(1);
     }
     if (segment != nullptr) {
         payload.origin = origin_tag(segment_index, lines.front());
         std::lock_guard lock(m_mutex);
-        m_lines[payload.origin] = Line{
+        m_in_flight[payload.origin] = InFlight{
             segment_index, std::move(lines), payload.event_count, payload.event_count, 0, false};
         ++segment->outstanding;
     }
@@ -660,11 +667,11 @@ void SpoolDelivery::on_undeliverable(const Payload& payload, Undeliverable reaso
 
 void SpoolDelivery::piece_ended(const Payload& payload, bool delivered, bool too_large) {
     std::lock_guard lock(m_mutex);
-    auto found = m_lines.find(payload.origin);
-    if (found == m_lines.end()) {
+    auto found = m_in_flight.find(payload.origin);
+    if (found == m_in_flight.end()) {
         return;
     }
-    Line& line = found->second;
+    InFlight& line = found->second;
     line.failed = line.failed || !delivered;
     if (too_large) {
         line.too_large += payload.event_count;
@@ -681,17 +688,21 @@ void SpoolDelivery::piece_ended(const Payload& payload, bool delivered, bool too
                 m_stats->payloads_delivered.fetch_add(line.lines.size());
                 m_stats->events_delivered.fetch_add(line.events - line.too_large);
             }
-            for (const std::uint64_t number : line.lines) {
-                if (m_options.batch_progress) {
+            if (m_options.batch_progress) {
+                for (const std::uint64_t number : line.lines) {
                     s.progress->mark_done_later(number);
-                    if (!s.progress_pending) {
-                        s.progress_pending = true;
-                        m_progress_pending.push_back(line.segment);
+                }
+                if (!s.progress_pending) {
+                    s.progress_pending = true;
+                    m_progress_pending.push_back(line.segment);
+                }
+            } else {
+                for (const std::uint64_t number : line.lines) {
+                    if (auto marked = s.progress->mark_done(number); !marked) {
+                        spdlog::error("flush: {}", marked.error().message);
+                        s.keep = true;
+                        break;
                     }
-                } else if (auto marked = s.progress->mark_done(number); !marked) {
-                    spdlog::error("flush: {}", marked.error().message);
-                    s.keep = true;
-                    break;
                 }
             }
         } else {
@@ -704,7 +715,7 @@ void SpoolDelivery::piece_ended(const Payload& payload, bool delivered, bool too
         --s.outstanding;
     }
     const std::uint64_t index = line.segment;
-    m_lines.erase(found);
+    m_in_flight.erase(found);
     finish_segment_locked(index);
 }
 

@@ -117,14 +117,26 @@ class SpoolDelivery {
   private:
     struct Segment;
     struct Batch;
-    // One payload handed to the sink: a spool line, or the lines of a batch.
-    struct Line {
+    // One payload handed to the sink and not ended yet: a spool line, or the lines of a batch.
+    struct InFlight {
         std::uint64_t segment = 0;
         std::vector<std::uint64_t> lines; // the segment's line numbers it carries
         std::size_t events = 0;           // of the whole payload
         std::size_t remaining = 0; // events whose piece has not ended (413 splits make pieces)
         std::size_t too_large = 0; // events dropped as too large (counted apart, not delivered)
         bool failed = false;
+    };
+    // A valid analytics line on its way into a batch, as views: of a parsed capture line, or of
+    // a writer's index entry and the events read for it.
+    struct LineView {
+        std::uint64_t line = 0;
+        std::string_view env_name; // as recorded (the target environment may replace it)
+        SdkKind sdk = SdkKind::server;
+        const PayloadMetadata* metadata = nullptr;
+        std::chrono::system_clock::time_point received{};
+        std::string_view payload_id; // empty: none recorded
+        std::string_view events_json;
+        std::size_t events = 0;
     };
 
     void ingest_incoming(SpoolDeliveryStats& stats);
@@ -137,16 +149,18 @@ class SpoolDelivery {
     bool deliver_indexed(const std::filesystem::path& path, const SpoolSegmentIndex& index,
                          std::uint64_t segment_index, Segment& segment, SpoolDeliveryStats& stats);
     // Registers a payload carrying `lines` with the sink's outcomes (origin tag) and submits it.
-    void submit_line(Payload payload, std::uint64_t segment_index, std::vector<std::uint64_t> lines,
-                     Segment* segment);
+    void submit(Payload payload, std::uint64_t segment_index, std::vector<std::uint64_t> lines,
+                Segment* segment);
+    // The batch an earlier pass recorded `line` in, if any (nothing is recorded in a dry run).
+    static std::shared_ptr<const SpoolBatchRecord> recorded_batch(const Segment* segment,
+                                                                  std::uint64_t line);
     // Adds a line to the batch an earlier pass `recorded` it in (with or without rebatch: such
     // lines always go out as that batch, under its ID), or — rebatch — to the batch of its
     // destination among `batches`, sending a batch once it is full. With rebatch, a line whose
     // payload ID an earlier line of the segment had is dropped as a duplicate.
     void add_to_batch(std::list<Batch>& batches, std::unordered_set<std::string>& seen_ids,
-                      std::shared_ptr<const SpoolBatchRecord> recorded, const CaptureRecord& record,
-                      std::size_t events, std::uint64_t line, std::uint64_t segment_index,
-                      Segment* segment, SpoolDeliveryStats& stats);
+                      std::shared_ptr<const SpoolBatchRecord> recorded, const LineView& line,
+                      std::uint64_t segment_index, Segment* segment, SpoolDeliveryStats& stats);
     // Sends what `batch` holds (a batch of several lines is recorded first).
     void send_batch(Batch batch, std::uint64_t segment_index, Segment* segment,
                     SpoolDeliveryStats& stats);
@@ -167,8 +181,8 @@ class SpoolDelivery {
     mutable std::mutex m_mutex;
     std::condition_variable m_idle;
     std::map<std::uint64_t, std::unique_ptr<Segment>> m_segments;
-    std::unordered_map<std::uint64_t, Line> m_lines; // by origin tag
-    std::vector<std::uint64_t> m_progress_pending;   // segments with records held back
+    std::unordered_map<std::uint64_t, InFlight> m_in_flight; // by origin tag
+    std::vector<std::uint64_t> m_progress_pending;           // segments with records held back
     std::uint64_t m_next_segment = 1;
     std::atomic<bool> m_stop{false};
     std::atomic<std::chrono::milliseconds::rep> m_stop_grace_ms{0};
