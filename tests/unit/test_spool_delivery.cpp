@@ -1650,3 +1650,25 @@ TEST_CASE("SpoolDelivery: rebatch drops a repeat of a line sent in a recorded ba
     CHECK(stats.payloads_duplicate.load() == 1);
     CHECK(regular_files(h.root()).empty());
 }
+
+// SPEC §7 with rebatch: --max-age still drops old lines, a malformed line still goes to bad/
+// (once), and the lines around them still form one batch.
+TEST_CASE("SpoolDelivery: rebatch with --max-age and a malformed line", "[spool]") {
+    Harness h;
+    const std::string name = segment_name(1);
+    h.write_segment(name, line_of("a") + line_of("old", 1, k_now - 48h) + "garbage\n" +
+                              line_of("b"));
+    SpoolDeliveryOptions options = rebatch_options();
+    options.max_age = 24h;
+    SpoolDeliveryStats& stats = h.pass(options);
+    const auto sent = h.upstream.sent();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].body == joined({events_of("a"), events_of("b")}));
+    CHECK(stats.payloads_expired.load() == 1);
+    CHECK(stats.malformed.load() == 1);
+    CHECK(stats.payloads_delivered.load() == 2);
+    REQUIRE(h.problems.size() == 1);
+    CHECK(h.problems[0].line == 3);
+    CHECK(regular_files(h.spool.bad_dir()) == std::vector<std::string>{name});
+    CHECK(regular_files(h.root()).empty());
+}

@@ -693,6 +693,16 @@ struct Gate {
     }
 };
 
+// Appends "first" and keeps the committer inside its completion until gate.release(): what is
+// appended meanwhile waits for the next group.
+void hold_committer(SpoolWriter& writer, Gate& gate, Completions& done, const std::string& events) {
+    writer.append_async(writer.prepare(make_record("first", events)), [&](Result<void> outcome) {
+        done.for_line("first")(std::move(outcome));
+        gate.pass();
+    });
+    REQUIRE(gate.wait_entered());
+}
+
 } // namespace
 
 TEST_CASE("SpoolWriter::append_async", "[spool]") {
@@ -733,12 +743,7 @@ TEST_CASE("SpoolWriter::append_async", "[spool]") {
         Gate gate;
         Completions done;
         SpoolWriter writer(spool, options);
-        writer.append_async(writer.prepare(make_record("first", events)),
-                            [&](Result<void> outcome) {
-                                done.for_line("first")(std::move(outcome));
-                                gate.pass();
-                            });
-        REQUIRE(gate.wait_entered());
+        hold_committer(writer, gate, done, events);
         constexpr int threads = 8;
         constexpr int per_thread = 50;
         std::vector<std::thread> appenders;
@@ -768,12 +773,7 @@ TEST_CASE("SpoolWriter::append_async", "[spool]") {
         Gate gate;
         Completions done;
         SpoolWriter writer(spool, options);
-        writer.append_async(writer.prepare(make_record("first", events)),
-                            [&](Result<void> outcome) {
-                                done.for_line("first")(std::move(outcome));
-                                gate.pass();
-                            });
-        REQUIRE(gate.wait_entered());
+        hold_committer(writer, gate, done, events);
         writer.append_async(writer.prepare(make_record("async-1", events)),
                             done.for_line("async-1"));
         writer.append_async(writer.prepare(make_record("async-2", events)),
@@ -794,12 +794,7 @@ TEST_CASE("SpoolWriter::append_async", "[spool]") {
         Gate gate;
         Completions done;
         SpoolWriter writer(spool, options);
-        writer.append_async(writer.prepare(make_record("first", events)),
-                            [&](Result<void> outcome) {
-                                done.for_line("first")(std::move(outcome));
-                                gate.pass();
-                            });
-        REQUIRE(gate.wait_entered());
+        hold_committer(writer, gate, done, events);
         for (int i = 0; i < 3; ++i) {
             const std::string id = "queued-" + std::to_string(i);
             writer.append_async(writer.prepare(make_record(id, events)), done.for_line(id));
