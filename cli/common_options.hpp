@@ -1,9 +1,9 @@
 #pragma once
 
-#include "core/environment_resolution.hpp"
-#include "core/publisher.hpp"
-#include "core/relay_config.hpp"
-#include "core/sender.hpp"
+#include "core/config/environment_resolution.hpp"
+#include "core/pipeline/publisher.hpp"
+#include "core/config/relay_config.hpp"
+#include "core/upstream/sender.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -2,10 +2,10 @@
 
 #include "common_options.hpp"
 
-#include "core/counters.hpp"
-#include "core/dry_run_printer.hpp"
-#include "core/environment.hpp"
-#include "core/sender.hpp"
+#include "core/model/counters.hpp"
+#include "core/upstream/dry_run_printer.hpp"
+#include "core/model/environment.hpp"
+#include "core/upstream/sender.hpp"
 
 #include <memory>
 

@@ -5,12 +5,12 @@
 #include "progress_display.hpp"
 #include "signal_watcher.hpp"
 
-#include "core/counters.hpp"
-#include "core/delivery_ledger.hpp"
-#include "core/dry_run_printer.hpp"
-#include "core/sender.hpp"
-#include "core/spool_delivery.hpp"
-#include "core/spooling_listener.hpp"
+#include "core/model/counters.hpp"
+#include "core/pipeline/delivery_ledger.hpp"
+#include "core/upstream/dry_run_printer.hpp"
+#include "core/upstream/sender.hpp"
+#include "core/spool/spool_delivery.hpp"
+#include "core/spool/spooling_listener.hpp"
 #include "core/util/duration.hpp"
 #include "core/util/file_lock.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/progress_line.hpp"
+#include "core/replay/progress_line.hpp"
 
 #include <condition_variable>
 #include <functional>

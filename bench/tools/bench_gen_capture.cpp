@@ -8,7 +8,7 @@
 
 #include "bench/tools/bench_events.hpp"
 
-#include "core/capture_record.hpp"
+#include "core/model/capture_record.hpp"
 
 #include <cerrno>
 #include <chrono>

@@ -9,9 +9,9 @@
 
 #include "bench/tools/bench_events.hpp"
 
-#include "core/counters.hpp"
-#include "core/memory_budget.hpp"
-#include "core/publisher.hpp"
+#include "core/model/counters.hpp"
+#include "core/model/memory_budget.hpp"
+#include "core/pipeline/publisher.hpp"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/http_exchange.hpp"
+#include "core/inbound/http_exchange.hpp"
 #include "core/util/error.hpp"
 
 #include <chrono>

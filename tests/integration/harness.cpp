@@ -1,6 +1,6 @@
 #include "harness.hpp"
 
-#include "core/event_splitter.hpp"
+#include "core/json/event_splitter.hpp"
 
 #include <catch2/catch.hpp>
 #include <simdjson.h>

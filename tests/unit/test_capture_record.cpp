@@ -1,4 +1,4 @@
-#include "core/capture_record.hpp"
+#include "core/model/capture_record.hpp"
 
 #include <catch2/catch.hpp>
 #include <simdjson.h>

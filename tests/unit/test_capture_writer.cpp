@@ -1,6 +1,6 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/capture_writer.hpp"
+#include "core/inbound/capture_writer.hpp"
 
 #include <catch2/catch.hpp>
 

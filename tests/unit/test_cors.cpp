@@ -1,4 +1,4 @@
-#include "core/cors.hpp"
+#include "core/inbound/cors.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/counters.hpp"
+#include "core/model/counters.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/credential.hpp"
+#include "core/model/credential.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/delivery_ledger.hpp"
+#include "core/pipeline/delivery_ledger.hpp"
 
 #include <catch2/catch.hpp>
 

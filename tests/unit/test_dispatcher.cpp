@@ -1,4 +1,4 @@
-#include "core/dispatcher.hpp"
+#include "core/pipeline/dispatcher.hpp"
 
 #include <catch2/catch.hpp>
 

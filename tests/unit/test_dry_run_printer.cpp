@@ -1,4 +1,4 @@
-#include "core/dry_run_printer.hpp"
+#include "core/upstream/dry_run_printer.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/endpoint.hpp"
+#include "core/model/endpoint.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/environment.hpp"
+#include "core/model/environment.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/environment_resolution.hpp"
+#include "core/config/environment_resolution.hpp"
 
 #include <catch2/catch.hpp>
 

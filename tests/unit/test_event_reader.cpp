@@ -1,6 +1,6 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/event_reader.hpp"
+#include "core/input/event_reader.hpp"
 
 #include <catch2/catch.hpp>
 #include <simdjson.h>

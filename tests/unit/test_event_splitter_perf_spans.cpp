@@ -1,8 +1,8 @@
 // split_array takes the elements' spans from the structural index of its one validation pass
 // (JsonValidator): these inputs are the ones a depth walk over that index could get wrong.
 
-#include "core/event_splitter.hpp"
-#include "core/util/json_scan.hpp"
+#include "core/json/event_splitter.hpp"
+#include "core/json/json_scan.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/inbound_handler.hpp"
+#include "core/inbound/inbound_handler.hpp"
 #include "core/util/base64.hpp"
 #include "core/util/gzip.hpp"
 

@@ -1,4 +1,4 @@
-#include "core/inbound_routes.hpp"
+#include "core/inbound/inbound_routes.hpp"
 
 #include <catch2/catch.hpp>
 

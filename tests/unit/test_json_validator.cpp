@@ -1,6 +1,6 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/json_validator.hpp"
+#include "core/json/json_validator.hpp"
 
 #include <catch2/catch.hpp>
 #include <simdjson.h>

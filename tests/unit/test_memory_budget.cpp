@@ -1,4 +1,4 @@
-#include "core/memory_budget.hpp"
+#include "core/model/memory_budget.hpp"
 
 #include <catch2/catch.hpp>
 

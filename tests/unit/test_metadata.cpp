@@ -1,4 +1,4 @@
-#include "core/metadata.hpp"
+#include "core/model/metadata.hpp"
 
 #include <catch2/catch.hpp>
 

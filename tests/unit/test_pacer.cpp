@@ -1,4 +1,4 @@
-#include "core/pacer.hpp"
+#include "core/replay/pacer.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/progress_line.hpp"
+#include "core/replay/progress_line.hpp"
 
 #include <catch2/catch.hpp>
 

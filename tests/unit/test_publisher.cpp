@@ -1,4 +1,4 @@
-#include "core/publisher.hpp"
+#include "core/pipeline/publisher.hpp"
 #include "core/util/uuid.hpp"
 
 #include <catch2/catch.hpp>

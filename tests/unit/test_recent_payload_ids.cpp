@@ -1,4 +1,4 @@
-#include "core/recent_payload_ids.hpp"
+#include "core/inbound/recent_payload_ids.hpp"
 
 #include <catch2/catch.hpp>
 

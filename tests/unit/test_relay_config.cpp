@@ -1,6 +1,6 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/relay_config.hpp"
+#include "core/config/relay_config.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/retry_policy.hpp"
+#include "core/upstream/retry_policy.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,13 +1,13 @@
 #include "tests/support/recording_upstream.hpp"
 
-#include "core/counters.hpp"
-#include "core/environment.hpp"
-#include "core/memory_budget.hpp"
-#include "core/payload.hpp"
-#include "core/sender.hpp"
-#include "core/sender_split.hpp"
+#include "core/model/counters.hpp"
+#include "core/model/environment.hpp"
+#include "core/model/memory_budget.hpp"
+#include "core/model/payload.hpp"
+#include "core/upstream/sender.hpp"
+#include "core/upstream/sender_split.hpp"
 #include "core/util/gzip.hpp"
-#include "core/util/json_scan.hpp"
+#include "core/json/json_scan.hpp"
 #include "core/util/uuid.hpp"
 
 #include <catch2/catch.hpp>

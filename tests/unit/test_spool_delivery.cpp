@@ -1,9 +1,9 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/sender_split.hpp"
-#include "core/spool_delivery.hpp"
-#include "core/spool_writer.hpp"
-#include "core/spooling_listener.hpp"
+#include "core/upstream/sender_split.hpp"
+#include "core/spool/spool_delivery.hpp"
+#include "core/spool/spool_writer.hpp"
+#include "core/spool/spooling_listener.hpp"
 #include "core/util/gzip.hpp"
 #include "core/util/uuid.hpp"
 

@@ -1,6 +1,6 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/spool_directory.hpp"
+#include "core/spool/spool_directory.hpp"
 #include "core/util/file_lock.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,9 +1,9 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/counters.hpp"
-#include "core/delivery_ledger.hpp"
-#include "core/spool_drainer.hpp"
-#include "core/spool_writer.hpp"
+#include "core/model/counters.hpp"
+#include "core/pipeline/delivery_ledger.hpp"
+#include "core/spool/spool_drainer.hpp"
+#include "core/spool/spool_writer.hpp"
 #include "core/util/file_lock.hpp"
 
 #include <catch2/catch.hpp>

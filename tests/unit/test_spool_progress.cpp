@@ -1,6 +1,6 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/spool_progress.hpp"
+#include "core/spool/spool_progress.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/event_reader.hpp"
-#include "core/spool_writer.hpp"
+#include "core/input/event_reader.hpp"
+#include "core/spool/spool_writer.hpp"
 #include "core/util/uuid.hpp"
 
 #include <catch2/catch.hpp>

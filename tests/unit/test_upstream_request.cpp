@@ -1,4 +1,4 @@
-#include "core/upstream_request.hpp"
+#include "core/upstream/upstream_request.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/upstream_state.hpp"
+#include "core/pipeline/upstream_state.hpp"
 
 #include <catch2/catch.hpp>
 

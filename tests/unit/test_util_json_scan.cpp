@@ -1,4 +1,4 @@
-#include "core/util/json_scan.hpp"
+#include "core/json/json_scan.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,0 +1,107 @@
+#include "core/inbound/metrics_text.hpp"
+
+namespace evrelay {
+
+namespace {
+
+// Label values escape '\\', '"' and newline (exposition format 0.0.4).
+std::string label_value(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '"') {
+            out += "\\\"";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void sample(std::string& out, std::string_view name, const std::string& labels,
+            std::uint64_t value) {
+    out += name;
+    if (!labels.empty()) {
+        out += '{';
+        out += labels;
+        out += '}';
+    }
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+
+} // namespace
+
+std::string render_prometheus_metrics(const CounterRegistry& counters, const RuntimeStatus& runtime,
+                                      const std::map<int, std::uint64_t>& rejected_posts) {
+    const auto targets = counters.all();
+    std::string out;
+    auto per_target = [&](std::string_view name, std::string_view type, std::string_view help,
+                          auto value_of) {
+        header(out, name, type, help);
+        for (const auto& [key, target] : targets) {
+            const std::string labels = "env=\"" + label_value(key.first) + "\",sdk=\"" +
+                                       std::string(to_string(key.second)) + "\"";
+            sample(out, name, labels, value_of(*target));
+        }
+    };
+    per_target("evrelay_events_received_total", "counter", "Events accepted from SDKs.",
+               [](const DeliveryCounters& c) { return c.events_received.load(); });
+    per_target("evrelay_events_forwarded_total", "counter",
+               "Events delivered upstream (diagnostic events included).",
+               [](const DeliveryCounters& c) { return c.forwarded_total(); });
+    per_target("evrelay_events_spooled_total", "counter",
+               "Events written to the spool instead of being dropped (serve --spool).",
+               [](const DeliveryCounters& c) { return c.events_spooled.load(); });
+    header(out, "evrelay_events_dropped_total", "counter", "Events not delivered, by reason.");
+    for (const auto& [key, target] : targets) {
+        for (std::size_t i = 0; i < static_cast<std::size_t>(DropReason::count_); ++i) {
+            const std::string labels = "env=\"" + label_value(key.first) + "\",sdk=\"" +
+                                       std::string(to_string(key.second)) + "\",reason=\"" +
+                                       std::string(to_string(static_cast<DropReason>(i))) + "\"";
+            sample(out, "evrelay_events_dropped_total", labels, target->events_dropped[i].load());
+        }
+    }
+    per_target("evrelay_payloads_sent_total", "counter", "Payloads delivered upstream.",
+               [](const DeliveryCounters& c) { return c.payloads_sent.load(); });
+    per_target("evrelay_retries_total", "counter", "Upstream attempts after the first.",
+               [](const DeliveryCounters& c) { return c.retries.load(); });
+    per_target("evrelay_queue_events", "gauge",
+               "Events accepted and not yet delivered or dropped (queued or in flight).",
+               [](const DeliveryCounters& c) { return pending_events(c); });
+
+    header(out, "evrelay_upstream_failures_total", "counter",
+           "Failed upstream attempts by HTTP status (0: connection error or timeout).");
+    for (const auto& [status, count] : counters.upstream_failures()) {
+        sample(out, "evrelay_upstream_failures_total", "status=\"" + std::to_string(status) + "\"",
+               count);
+    }
+    header(out, "evrelay_posts_rejected_total", "counter",
+           "Inbound requests answered with an error status.");
+    for (const auto& [status, count] : rejected_posts) {
+        sample(out, "evrelay_posts_rejected_total", "status=\"" + std::to_string(status) + "\"",
+               count);
+    }
+    header(out, "evrelay_in_flight_bytes", "gauge", "Bytes of payloads handed to the sender.");
+    sample(out, "evrelay_in_flight_bytes", "", runtime.in_flight_bytes);
+    return out;
+}
+
+} // namespace evrelay

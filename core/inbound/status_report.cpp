@@ -1,0 +1,125 @@
+#include "core/inbound/status_report.hpp"
+
+#include "core/model/credential.hpp"
+#include "core/util/json_writer.hpp"
+
+namespace evrelay {
+
+namespace {
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+    util::append_json_string(out, name);
+    out += ':';
+    util::append_json_string(out, value);
+}
+
+void append_number(std::string& out, std::string_view name, std::uint64_t value) {
+    util::append_json_string(out, name);
+    out += ':';
+    out += std::to_string(value);
+}
+
+} // namespace
+
+std::uint64_t pending_events(const DeliveryCounters& counters) {
+    const std::uint64_t received = counters.events_received.load(std::memory_order_relaxed);
+    const std::uint64_t done = counters.forwarded_total() + counters.dropped_total();
+    // The counters are read one by one while other threads bump them; never report "negative".
+    return received > done ? received - done : 0;
+}
+
+std::string render_status_json(const std::vector<Environment>& environments,
+                               const CounterRegistry& counters, const RuntimeStatus& runtime,
+                               const std::map<int, std::uint64_t>& rejected_posts) {
+    std::string out = "{";
+    append_field(out, "version", EVRELAY_VERSION);
+    out += ",\"environments\":[";
+    for (std::size_t i = 0; i < environments.size(); ++i) {
+        const Environment& env = environments[i];
+        out += i == 0 ? "{" : ",{";
+        append_field(out, "name", env.name);
+        // Absent credentials are null rather than a mask of nothing.
+        for (const auto& [field, value] :
+             {std::pair{"sdkKey", &env.sdk_key}, std::pair{"mobileKey", &env.mobile_key},
+              std::pair{"envId", &env.env_id}}) {
+            out += ',';
+            if (value->empty()) {
+                util::append_json_string(out, field);
+                out += ":null";
+            } else {
+                append_field(out, field, mask_credential(*value));
+            }
+        }
+        out += '}';
+    }
+    out += "],\"queues\":[";
+    bool first = true;
+    for (const auto& [key, target] : counters.all()) {
+        out += first ? "{" : ",{";
+        first = false;
+        append_field(out, "env", key.first);
+        out += ',';
+        append_field(out, "sdk", to_string(key.second));
+        out += ',';
+        append_number(out, "pending", pending_events(*target));
+        out += ',';
+        append_number(out, "received", target->events_received.load());
+        out += ',';
+        append_number(out, "forwarded", target->forwarded_total());
+        out += ',';
+        append_number(out, "dropped", target->dropped_total());
+        out += '}';
+    }
+    const auto totals = counters.totals();
+    std::uint64_t forwarded = 0;
+    for (const auto& [key, target] : counters.all()) {
+        forwarded += target->forwarded_total();
+    }
+    out += "],\"counters\":{";
+    append_number(out, "eventsReceived", totals.received);
+    out += ',';
+    append_number(out, "eventsForwarded", forwarded);
+    out += ',';
+    append_number(out, "eventsDropped", totals.dropped);
+    out += ",\"eventsDroppedByReason\":{";
+    for (std::size_t i = 0; i < totals.dropped_by_reason.size(); ++i) {
+        if (i != 0) {
+            out += ',';
+        }
+        append_number(out, to_string(static_cast<DropReason>(i)), totals.dropped_by_reason[i]);
+    }
+    out += "},";
+    append_number(out, "payloadsSent", totals.payloads);
+    out += ',';
+    append_number(out, "retries", totals.retries);
+    out += ',';
+    append_number(out, "queuedEvents", runtime.queued_events);
+    out += ",\"rejectedPosts\":{";
+    first = true;
+    for (const auto& [status, count] : rejected_posts) {
+        if (!first) {
+            out += ',';
+        }
+        first = false;
+        append_number(out, std::to_string(status), count);
+    }
+    out += "}},\"upstream\":{";
+    append_field(out, "state", runtime.upstream_state);
+    out += ',';
+    append_number(out, "inFlightBytes", runtime.in_flight_bytes);
+    out += ',';
+    append_number(out, "pendingPayloads", runtime.pending_payloads);
+    out += ",\"failures\":{";
+    first = true;
+    for (const auto& [status, count] : counters.upstream_failures()) {
+        if (!first) {
+            out += ',';
+        }
+        first = false;
+        append_number(out, std::to_string(status), count);
+    }
+    out += "}}}";
+    return out;
+}
+
+} // namespace evrelay

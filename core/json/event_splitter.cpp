@@ -1,0 +1,134 @@
+#include "core/json/event_splitter.hpp"
+
+#include "core/json/json_validator.hpp"
+#include "core/json/json_scan.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace evrelay {
+
+namespace {
+
+constexpr std::size_t k_simdjson_padding = simdjson::SIMDJSON_PADDING;
+
+bool is_json_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::size_t first_non_space(std::string_view json) {
+    std::size_t i = 0;
+    while (i < json.size() && is_json_space(json[i])) {
+        ++i;
+    }
+    return i;
+}
+
+} // namespace
+
+struct EventSplitter::Impl {
+    JsonValidator validator;
+    // Input whose caller cannot promise simdjson's padding is copied here; kept between calls so
+    // that small inputs (NDJSON lines, post bodies) do not allocate each time.
+    std::unique_ptr<char[]> padded;
+    std::size_t padded_size = 0;
+
+    // Returns a buffer holding `json` followed by at least SIMDJSON_PADDING readable bytes.
+    const char* ensure_padding(std::string_view json, std::size_t padded_capacity) {
+        if (padded_capacity >= json.size() + k_simdjson_padding) {
+            return json.data();
+        }
+        const std::size_t needed = json.size() + k_simdjson_padding;
+        if (padded_size < needed) {
+            const std::size_t size = std::max(needed, padded_size * 2);
+            padded = std::make_unique_for_overwrite<char[]>(size);
+            padded_size = size;
+        }
+        if (!json.empty()) {
+            std::memcpy(padded.get(), json.data(), json.size());
+        }
+        std::memset(padded.get() + json.size(), 0, k_simdjson_padding);
+        return padded.get();
+    }
+
+    // Validates `json`; the validator's parts are views into `json` (not into a padded copy).
+    bool validate(std::string_view json, std::size_t padded_capacity, JsonError& error) {
+        const char* buffer = ensure_padding(json, padded_capacity);
+        // The views must point into `json` itself: validate the copy, then map back.
+        if (!validator.validate(buffer, std::string_view(buffer, json.size()), error.offset,
+                                error.message)) {
+            return false;
+        }
+        delta = json.data() - buffer;
+        return true;
+    }
+
+    // A view of the validated text, moved from the buffer validated to `json`.
+    std::string_view in_input(std::string_view view) const {
+        return std::string_view(view.data() + delta, view.size());
+    }
+
+    std::ptrdiff_t delta = 0;
+};
+
+EventSplitter::EventSplitter() : m_impl(std::make_unique<Impl>()) {}
+EventSplitter::~EventSplitter() = default;
+
+bool EventSplitter::split_array(std::string_view json, std::size_t padded_capacity,
+                                std::vector<std::string_view>& out, JsonError& error) {
+    if (!m_impl->validate(json, padded_capacity, error)) {
+        return false;
+    }
+    const JsonValidator& validator = m_impl->validator;
+    if (validator.root_type() != JsonType::array) {
+        error = JsonError{first_non_space(json), "expected a JSON array of event objects, got " +
+                                                     json_type_name(validator.root_type())};
+        return false;
+    }
+    const std::vector<JsonPart>& elements = validator.parts();
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+        if (elements[i].type != JsonType::object) {
+            const std::string_view element = m_impl->in_input(elements[i].value);
+            error = JsonError{static_cast<std::size_t>(element.data() - json.data()),
+                              "element " + std::to_string(i) + " is " +
+                                  json_type_name(elements[i].type) + ", not an object"};
+            return false;
+        }
+    }
+    out.reserve(out.size() + elements.size());
+    for (const JsonPart& element : elements) {
+        out.push_back(m_impl->in_input(element.value));
+    }
+    return true;
+}
+
+bool EventSplitter::validate_json(std::string_view json, std::size_t padded_capacity,
+                                  JsonError& error) {
+    return m_impl->validate(json, padded_capacity, error);
+}
+
+bool EventSplitter::validate_object(std::string_view json, std::size_t padded_capacity,
+                                    JsonError& error) {
+    if (!m_impl->validate(json, padded_capacity, error)) {
+        return false;
+    }
+    if (m_impl->validator.root_type() != JsonType::object) {
+        error = JsonError{first_non_space(json), "expected a JSON object, got " +
+                                                     json_type_name(m_impl->validator.root_type())};
+        return false;
+    }
+    return true;
+}
+
+std::string EventSplitter::kind_of(std::string_view object_json) {
+    // The text is already validated: a scan finds the member, no second validation.
+    const std::string_view kind = util::object_member_span(object_json, "kind");
+    if (kind.size() < 2 || kind.front() != '"') {
+        return {};
+    }
+    return json_string_value(kind.substr(1, kind.size() - 2));
+}
+
+} // namespace evrelay

@@ -1,0 +1,142 @@
+#include "core/json/json_scan.hpp"
+
+#include <cstring>
+
+namespace evrelay::util {
+
+namespace {
+
+bool is_json_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_json_space(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && is_json_space(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+// Position just past the value starting at `pos` (after whitespace): a string, a nested
+// array/object, or a scalar (ending at the next ',', '}' or ']' at this level).
+std::size_t skip_value(std::string_view text, std::size_t pos) {
+    const std::size_t size = text.size();
+    while (pos < size && is_json_space(text[pos])) {
+        ++pos;
+    }
+    if (pos >= size) {
+        return size;
+    }
+    const char first = text[pos];
+    if (first == '"') {
+        return skip_json_string(text, pos);
+    }
+    if (first != '{' && first != '[') {
+        while (pos < size && text[pos] != ',' && text[pos] != '}' && text[pos] != ']') {
+            ++pos;
+        }
+        return pos;
+    }
+    int depth = 0;
+    while (pos < size) {
+        const char c = text[pos];
+        if (c == '"') {
+            pos = skip_json_string(text, pos);
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0) {
+                return pos + 1;
+            }
+        }
+        ++pos;
+    }
+    return size;
+}
+
+} // namespace
+
+std::size_t skip_json_string(std::string_view text, std::size_t quote) {
+    const char* data = text.data();
+    const std::size_t size = text.size();
+    std::size_t pos = quote + 1;
+    while (pos < size) {
+        // memchr is vectorised: strings are most of an event's bytes.
+        const void* found = std::memchr(data + pos, '"', size - pos);
+        if (found == nullptr) {
+            return size;
+        }
+        const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(found) - data);
+        // A quote preceded by an odd number of backslashes is escaped.
+        std::size_t backslashes = 0;
+        while (end - backslashes > quote + 1 && data[end - backslashes - 1] == '\\') {
+            ++backslashes;
+        }
+        if (backslashes % 2 == 0) {
+            return end + 1;
+        }
+        pos = end + 1;
+    }
+    return size;
+}
+
+bool array_element_spans(std::string_view json, std::vector<std::string_view>& out) {
+    const std::string_view array = trim(json);
+    if (array.size() < 2 || array.front() != '[' || array.back() != ']') {
+        return false;
+    }
+    std::size_t pos = 1;
+    const std::size_t end = array.size() - 1;
+    while (pos < end) {
+        while (pos < end && is_json_space(array[pos])) {
+            ++pos;
+        }
+        if (pos >= end) {
+            break;
+        }
+        const std::size_t value_end = skip_value(array.substr(0, end), pos);
+        out.push_back(trim(array.substr(pos, value_end - pos)));
+        pos = value_end;
+        while (pos < end && array[pos] != ',') {
+            ++pos;
+        }
+        ++pos; // past the comma
+    }
+    return true;
+}
+
+std::string_view object_member_span(std::string_view json, std::string_view key) {
+    const std::string_view object = trim(json);
+    if (object.size() < 2 || object.front() != '{' || object.back() != '}') {
+        return {};
+    }
+    const std::size_t end = object.size() - 1;
+    std::size_t pos = 1;
+    while (pos < end) {
+        while (pos < end && (is_json_space(object[pos]) || object[pos] == ',')) {
+            ++pos;
+        }
+        if (pos >= end || object[pos] != '"') {
+            return {};
+        }
+        const std::size_t key_end = skip_json_string(object, pos);
+        const std::string_view name = object.substr(pos + 1, key_end - pos - 2);
+        pos = key_end;
+        while (pos < end && (is_json_space(object[pos]) || object[pos] == ':')) {
+            ++pos;
+        }
+        const std::size_t value_end = skip_value(object.substr(0, end), pos);
+        if (name == key) {
+            return trim(object.substr(pos, value_end - pos));
+        }
+        pos = value_end;
+    }
+    return {};
+}
+
+} // namespace evrelay::util

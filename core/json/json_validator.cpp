@@ -1,0 +1,724 @@
+#include "core/json/json_validator.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+namespace evrelay {
+
+static_assert(k_json_padding >= simdjson::SIMDJSON_PADDING);
+
+namespace {
+
+constexpr int k_max_depth = 1024; // as simdjson's DOM parser
+
+bool is_json_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// The letters that may follow a backslash in a JSON string ('u' then takes four hex digits).
+bool is_escape_letter(char c) {
+    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
+           c == 't';
+}
+
+bool is_hex(unsigned char c) {
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+// The bytes that may follow a number or literal (else the text ends there): whitespace and
+// operators. Not a quote: stage 1 does not index a quote that directly follows a scalar, so `1""`
+// would otherwise pass as the number 1.
+constexpr std::array<bool, 256> k_ends_scalar = [] {
+    std::array<bool, 256> table{};
+    for (unsigned char c : {' ', '\t', '\n', '\r', ',', ':', '[', ']', '{', '}'}) {
+        table[c] = true;
+    }
+    return table;
+}();
+
+// Finds where a JSON text first goes wrong, byte by byte. Runs only on input already rejected,
+// to give the user an exact offset; it follows RFC 8259 and checks UTF-8 as simdjson does.
+class ErrorLocator {
+  public:
+    explicit ErrorLocator(std::string_view json) : m_json(json) {}
+
+    // The offset of the first invalid byte (the input size when it is truncated), or nothing
+    // when this walk finds no problem (e.g. the depth limit).
+    std::optional<std::size_t> locate() {
+        skip_space();
+        if (!value(0)) {
+            return m_pos;
+        }
+        skip_space();
+        if (m_pos != m_json.size()) {
+            return m_pos;
+        }
+        return std::nullopt;
+    }
+
+  private:
+    bool at_end() const { return m_pos >= m_json.size(); }
+    unsigned char peek() const { return static_cast<unsigned char>(m_json[m_pos]); }
+
+    void skip_space() {
+        while (!at_end() && is_json_space(m_json[m_pos])) {
+            ++m_pos;
+        }
+    }
+
+    bool value(int depth) {
+        if (at_end() || depth > k_max_depth) {
+            return false;
+        }
+        switch (peek()) {
+        case '{':
+            return object(depth + 1);
+        case '[':
+            return array(depth + 1);
+        case '"':
+            return string();
+        case 't':
+            return literal("true");
+        case 'f':
+            return literal("false");
+        case 'n':
+            return literal("null");
+        default:
+            return number();
+        }
+    }
+
+    bool object(int depth) {
+        ++m_pos; // '{'
+        skip_space();
+        if (!at_end() && peek() == '}') {
+            ++m_pos;
+            return true;
+        }
+        while (true) {
+            if (at_end() || peek() != '"' || !string()) {
+                return false;
+            }
+            skip_space();
+            if (at_end() || peek() != ':') {
+                return false;
+            }
+            ++m_pos;
+            skip_space();
+            if (!value(depth)) {
+                return false;
+            }
+            skip_space();
+            if (at_end()) {
+                return false;
+            }
+            if (peek() == '}') {
+                ++m_pos;
+                return true;
+            }
+            if (peek() != ',') {
+                return false;
+            }
+            ++m_pos;
+            skip_space();
+        }
+    }
+
+    bool array(int depth) {
+        ++m_pos; // '['
+        skip_space();
+        if (!at_end() && peek() == ']') {
+            ++m_pos;
+            return true;
+        }
+        while (true) {
+            if (!value(depth)) {
+                return false;
+            }
+            skip_space();
+            if (at_end()) {
+                return false;
+            }
+            if (peek() == ']') {
+                ++m_pos;
+                return true;
+            }
+            if (peek() != ',') {
+                return false;
+            }
+            ++m_pos;
+            skip_space();
+        }
+    }
+
+    bool literal(std::string_view word) {
+        if (m_json.substr(m_pos, word.size()) != word) {
+            return false; // reported at the start of the misspelt word
+        }
+        m_pos += word.size();
+        return true;
+    }
+
+    bool digits() {
+        const std::size_t start = m_pos;
+        while (!at_end() && peek() >= '0' && peek() <= '9') {
+            ++m_pos;
+        }
+        return m_pos > start;
+    }
+
+    bool number() {
+        if (!at_end() && peek() == '-') {
+            ++m_pos;
+        }
+        if (at_end()) {
+            return false;
+        }
+        if (peek() == '0') {
+            ++m_pos;
+        } else if (!digits()) {
+            return false;
+        }
+        if (!at_end() && peek() == '.') {
+            ++m_pos;
+            if (!digits()) {
+                return false;
+            }
+        }
+        if (!at_end() && (peek() == 'e' || peek() == 'E')) {
+            ++m_pos;
+            if (!at_end() && (peek() == '+' || peek() == '-')) {
+                ++m_pos;
+            }
+            if (!digits()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    bool string() {
+        ++m_pos; // '"'
+        while (!at_end()) {
+            const unsigned char c = peek();
+            if (c == '"') {
+                ++m_pos;
+                return true;
+            }
+            if (c < 0x20) {
+                return false;
+            }
+            if (c == '\\') {
+                if (!escape()) {
+                    return false;
+                }
+            } else if (c >= 0x80) {
+                if (!utf8_sequence()) {
+                    return false;
+                }
+            } else {
+                ++m_pos;
+            }
+        }
+        return false;
+    }
+
+    bool escape() {
+        ++m_pos; // '\'
+        if (at_end()) {
+            return false;
+        }
+        const char c = m_json[m_pos];
+        if (is_escape_letter(c)) {
+            ++m_pos;
+            return true;
+        }
+        if (c != 'u') {
+            return false;
+        }
+        ++m_pos;
+        for (int i = 0; i < 4; ++i) {
+            if (at_end() || !is_hex(peek())) {
+                return false;
+            }
+            ++m_pos;
+        }
+        return true;
+    }
+
+    bool continuation(std::size_t at, unsigned char low = 0x80, unsigned char high = 0xBF) const {
+        if (at >= m_json.size()) {
+            return false;
+        }
+        const auto c = static_cast<unsigned char>(m_json[at]);
+        return c >= low && c <= high;
+    }
+
+    // One multi-byte UTF-8 sequence, rejecting overlong forms, surrogates and code points above
+    // U+10FFFF (Unicode table 3-7).
+    bool utf8_sequence() {
+        const unsigned char c = peek();
+        std::size_t length = 0;
+        bool ok = false;
+        if (c >= 0xC2 && c <= 0xDF) {
+            length = 2;
+            ok = continuation(m_pos + 1);
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            length = 3;
+            const unsigned char low = c == 0xE0 ? 0xA0 : 0x80;
+            const unsigned char high = c == 0xED ? 0x9F : 0xBF;
+            ok = continuation(m_pos + 1, low, high) && continuation(m_pos + 2);
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            length = 4;
+            const unsigned char low = c == 0xF0 ? 0x90 : 0x80;
+            const unsigned char high = c == 0xF4 ? 0x8F : 0xBF;
+            ok = continuation(m_pos + 1, low, high) && continuation(m_pos + 2) &&
+                 continuation(m_pos + 3);
+        }
+        if (!ok) {
+            return false;
+        }
+        m_pos += length;
+        return true;
+    }
+
+    std::string_view m_json;
+    std::size_t m_pos = 0;
+};
+
+// Where a number starting at `at` ends, or nothing when it is not a JSON number.
+// Reads no further than `size`.
+std::optional<std::size_t> number_end(const char* bytes, std::size_t size, std::size_t at) {
+    auto text = [&](std::size_t i) { return i < size ? bytes[i] : '\0'; };
+    auto digit = [&](std::size_t i) { return text(i) >= '0' && text(i) <= '9'; };
+    std::size_t i = at;
+    if (text(i) == '-') {
+        ++i;
+    }
+    if (text(i) == '0') {
+        ++i;
+    } else if (digit(i)) {
+        while (digit(i)) {
+            ++i;
+        }
+    } else {
+        return std::nullopt;
+    }
+    if (text(i) == '.') {
+        ++i;
+        if (!digit(i)) {
+            return std::nullopt;
+        }
+        while (digit(i)) {
+            ++i;
+        }
+    }
+    if ((text(i) | 0x20) == 'e') {
+        ++i;
+        if (text(i) == '+' || text(i) == '-') {
+            ++i;
+        }
+        if (!digit(i)) {
+            return std::nullopt;
+        }
+        while (digit(i)) {
+            ++i;
+        }
+    }
+    return i;
+}
+
+} // namespace
+
+std::string json_type_name(JsonType type) {
+    switch (type) {
+    case JsonType::array:
+        return "an array";
+    case JsonType::object:
+        return "an object";
+    case JsonType::string:
+        return "a string";
+    case JsonType::number:
+        return "a number";
+    case JsonType::boolean:
+        return "a boolean";
+    case JsonType::null:
+        return "null";
+    }
+    return "an unknown value";
+}
+
+struct JsonValidator::Impl {
+    // Only its stage-1 implementation and index buffers are used: they are public members
+    // of simdjson's DOM parser ("for benchmarking access"), and picked for this CPU at run time.
+    simdjson::dom::parser parser;
+    // in_object[d]: the container at depth d (1 = the root's) is an object; opened_at[d]: the
+    // index entry of its opening bracket.
+    std::array<bool, k_max_depth + 2> in_object{};
+    std::array<std::uint32_t, k_max_depth + 2> opened_at{};
+    // close_of[i], for the entry i of an opening bracket: the entry of its closing bracket, so
+    // that parts_of() steps over a nested container instead of walking its inside again.
+    // Written by validate(); other entries are left unset.
+    std::unique_ptr<std::uint32_t[]> close_of;
+    std::size_t close_of_capacity = 0;
+    const char* text = nullptr;
+    std::size_t size = 0;
+
+    const std::uint32_t* index() const { return parser.implementation->structural_indexes.get(); }
+    std::uint32_t count() const { return parser.implementation->n_structural_indexes; }
+
+    // Where a scalar (string, number, literal) whose structural entry is `i` ends: before the
+    // whitespace that precedes the next entry (stage 1 ends its index with the text's size).
+    std::size_t scalar_end(std::uint32_t i) const {
+        std::size_t end = index()[i + 1];
+        while (end > index()[i] && is_json_space(text[end - 1])) {
+            --end;
+        }
+        return end;
+    }
+
+    // Checks every backslash of the text: each must start a valid escape. A backslash outside a
+    // string is part of a scalar, which the walk rejects anyway.
+    std::optional<std::size_t> bad_escape() const {
+        const char* p = text;
+        const char* const end = text + size;
+        while ((p = static_cast<const char*>(std::memchr(p, '\\', end - p))) != nullptr) {
+            const char c = p + 1 < end ? p[1] : '\0';
+            if (is_escape_letter(c)) {
+                p += 2;
+            } else if (c == 'u' && p + 6 <= end && is_hex(p[2]) && is_hex(p[3]) && is_hex(p[4]) &&
+                       is_hex(p[5])) {
+                p += 6;
+            } else {
+                return static_cast<std::size_t>(p - text);
+            }
+            if (p >= end) {
+                break;
+            }
+        }
+        return std::nullopt;
+    }
+};
+
+JsonValidator::JsonValidator() : m_impl(std::make_unique<Impl>()) {}
+JsonValidator::~JsonValidator() = default;
+
+bool JsonValidator::validate(const char* buffer, std::string_view json, std::size_t& offset,
+                             std::string& message) {
+    m_parts.clear();
+    m_root = JsonPart{};
+    Impl& impl = *m_impl;
+    auto fail = [&](std::size_t at, std::string text) {
+        // The walk knows which rule broke; the byte-by-byte locator says exactly where.
+        offset = ErrorLocator(json).locate().value_or(at);
+        message = std::move(text);
+        m_parts.clear();
+        return false;
+    };
+    if (json.size() > simdjson::SIMDJSON_MAXSIZE_BYTES) {
+        offset = 0;
+        message = "input too large for the JSON parser";
+        return false;
+    }
+    if (impl.parser.capacity() < json.size() || !impl.parser.implementation) {
+        // Grows by half at least, so that slowly growing inputs do not reallocate each time.
+        const std::size_t capacity =
+            std::max({json.size(), std::size_t{4096}, impl.parser.capacity() * 3 / 2});
+        if (auto code = impl.parser.allocate(capacity); code) {
+            offset = 0;
+            message = simdjson::error_message(code);
+            return false;
+        }
+    }
+    impl.text = buffer;
+    impl.size = json.size();
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(buffer);
+    if (auto code =
+            impl.parser.implementation->stage1(bytes, json.size(), simdjson::stage1_mode::regular);
+        code) {
+        return fail(json.size(), simdjson::error_message(code));
+    }
+    if (auto at = impl.bad_escape()) {
+        return fail(*at, "invalid escape sequence in a string");
+    }
+
+    // The walk is written with labels, as simdjson's own stage 2: where the code is says what
+    // may come next, so the common sequences (key, ':', string, ',') take no dispatch on a state.
+    const std::uint32_t* index = impl.index();
+    const std::uint32_t count = impl.count();
+    if (impl.close_of_capacity < count) {
+        impl.close_of_capacity = std::max<std::size_t>(count, impl.close_of_capacity * 3 / 2);
+        impl.close_of = std::make_unique_for_overwrite<std::uint32_t[]>(impl.close_of_capacity);
+    }
+    std::uint32_t* const close_of = impl.close_of.get();
+    std::uint32_t i = 0;
+    int depth = 0; // containers open around the current entry
+    // The root's part being read (a value that starts at depth 1), and its key.
+    std::uint32_t part_first = 0;
+    std::string_view part_key;
+    // The value that just ended: its type and where its bytes end.
+    JsonType type = JsonType::null;
+    std::size_t value_end = 0;
+    std::uint32_t at = 0;
+    char c = 0;
+
+value: // entry i starts a value inside `depth` containers
+    if (i >= count) {
+        return fail(json.size(), "the JSON text ends early");
+    }
+    at = index[i];
+    c = buffer[at];
+    if (depth == 0) {
+        m_root.first = i;
+    } else if (depth == 1) {
+        part_first = i;
+    }
+    switch (c) {
+    case '{':
+    case '[': {
+        const bool object = c == '{';
+        if (depth == k_max_depth) {
+            return fail(at, "nested more than 1024 levels deep");
+        }
+        impl.in_object[++depth] = object;
+        impl.opened_at[depth] = i;
+        if (++i >= count) {
+            return fail(json.size(), "the JSON text ends early");
+        }
+        if (buffer[index[i]] == (object ? '}' : ']')) { // empty
+            type = object ? JsonType::object : JsonType::array;
+            value_end = index[i] + 1;
+            close_of[i - 1] = i;
+            --depth;
+            ++i;
+            goto value_done;
+        }
+        if (object) {
+            goto member;
+        }
+        goto value;
+    }
+    case '"':
+        // Stage 1 checked the string; where it ends matters only for the root and its parts.
+        ++i;
+        if (depth > 1) {
+            goto next_in_container;
+        }
+        type = JsonType::string;
+        value_end = impl.scalar_end(i - 1);
+        goto value_done;
+    case 't':
+    case 'f':
+    case 'n': {
+        // Compared with constant sizes, so that no library call is made.
+        const std::size_t length = c == 'f' ? 5 : 4;
+        const bool spelt = c == 't'   ? std::memcmp(buffer + at, "true", 4) == 0
+                           : c == 'n' ? std::memcmp(buffer + at, "null", 4) == 0
+                                      : std::memcmp(buffer + at, "false", 5) == 0;
+        const std::size_t end = at + length;
+        if (!spelt || end > json.size() ||
+            (end < json.size() && !k_ends_scalar[static_cast<unsigned char>(buffer[end])])) {
+            return fail(at, "invalid literal (true, false or null expected)");
+        }
+        type = c == 'n' ? JsonType::null : JsonType::boolean;
+        value_end = end;
+        ++i;
+        goto value_done;
+    }
+    default: {
+        const std::optional<std::size_t> end = number_end(buffer, json.size(), at);
+        if (!end ||
+            (*end < json.size() && !k_ends_scalar[static_cast<unsigned char>(buffer[*end])])) {
+            return fail(at,
+                        c == '-' || (c >= '0' && c <= '9') ? "invalid number" : "expected a value");
+        }
+        type = JsonType::number;
+        value_end = *end;
+        ++i;
+        goto value_done;
+    }
+    }
+
+member: // entry i starts an object member: a key, ':', then its value
+    if (i >= count) {
+        return fail(json.size(), "the JSON text ends early");
+    }
+    at = index[i];
+    if (buffer[at] != '"') {
+        return fail(at, "expected a member name in double quotes");
+    }
+    if (depth == 1) {
+        part_key = json.substr(at + 1, impl.scalar_end(i) - at - 2);
+    }
+    if (++i >= count) {
+        return fail(json.size(), "the JSON text ends early");
+    }
+    at = index[i];
+    if (buffer[at] != ':') {
+        return fail(at, "expected ':' after a member name");
+    }
+    ++i;
+    goto value;
+
+value_done: // a value of `type` ending at value_end came before entry i, inside `depth` containers
+    if (depth == 0) {
+        const std::uint32_t start = index[m_root.first];
+        m_root.type = type;
+        m_root.value = json.substr(start, value_end - start);
+        goto done;
+    }
+    if (depth == 1) {
+        const std::uint32_t start = index[part_first];
+        m_parts.push_back(JsonPart{impl.in_object[1] ? part_key : std::string_view{},
+                                   json.substr(start, value_end - start), type, part_first, i});
+    }
+
+next_in_container: // after a value inside `depth` (>= 1) containers: ',' or the close
+    if (i >= count) {
+        return fail(json.size(), "the JSON text ends early");
+    }
+    at = index[i];
+    c = buffer[at];
+    if (c == ',') {
+        ++i;
+        if (impl.in_object[depth]) {
+            goto member;
+        }
+        goto value;
+    }
+    if (c == (impl.in_object[depth] ? '}' : ']')) {
+        type = impl.in_object[depth] ? JsonType::object : JsonType::array;
+        value_end = at + 1;
+        close_of[impl.opened_at[depth]] = i;
+        --depth;
+        ++i;
+        goto value_done;
+    }
+    return fail(at, impl.in_object[depth] ? "expected ',' or '}'" : "expected ',' or ']'");
+
+done:
+    if (i != count) {
+        return fail(index[i], "unexpected content after the JSON value");
+    }
+    return true;
+}
+
+void JsonValidator::parts_of(const JsonPart& container, std::vector<JsonPart>& out) const {
+    const Impl& impl = *m_impl;
+    const std::uint32_t* index = impl.index();
+    const char* text = impl.text;
+    const bool object = container.type == JsonType::object;
+    const std::uint32_t close = container.end - 1; // the container's closing bracket
+    // Validated JSON: each part is [key ':'] value, then ',' or the close.
+    for (std::uint32_t i = container.first + 1; i < close; ++i) {
+        std::string_view key;
+        if (object) {
+            key = std::string_view(text + index[i] + 1, impl.scalar_end(i) - index[i] - 2);
+            i += 2;
+        }
+        const std::uint32_t first = i;
+        const char c = text[index[i]];
+        std::size_t end = 0;
+        JsonType type = JsonType::null;
+        if (c == '{' || c == '[') {
+            i = impl.close_of[i];
+            end = index[i] + 1;
+            type = c == '{' ? JsonType::object : JsonType::array;
+        } else {
+            end = impl.scalar_end(i);
+            type = c == '"'               ? JsonType::string
+                   : c == 't' || c == 'f' ? JsonType::boolean
+                   : c == 'n'             ? JsonType::null
+                                          : JsonType::number;
+        }
+        ++i; // now at ',' or the close
+        const std::uint32_t start = index[first];
+        out.push_back(JsonPart{key, std::string_view(text + start, end - start), type, first, i});
+    }
+}
+
+std::string json_string_value(std::string_view raw) {
+    std::string out;
+    out.reserve(raw.size());
+    auto hex4 = [&](std::size_t at) {
+        unsigned value = 0;
+        for (std::size_t k = 0; k < 4; ++k) {
+            const char c = raw[at + k];
+            value = value * 16 + static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        return value;
+    };
+    auto append_utf8 = [&](unsigned cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    };
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] != '\\' || i + 1 >= raw.size()) {
+            out += raw[i];
+            continue;
+        }
+        const char c = raw[++i];
+        switch (c) {
+        case 'b':
+            out += '\b';
+            break;
+        case 'f':
+            out += '\f';
+            break;
+        case 'n':
+            out += '\n';
+            break;
+        case 'r':
+            out += '\r';
+            break;
+        case 't':
+            out += '\t';
+            break;
+        case 'u': {
+            if (i + 4 >= raw.size()) {
+                return out;
+            }
+            unsigned cp = hex4(i + 1);
+            i += 4;
+            // A surrogate pair makes one code point; a lone surrogate becomes U+FFFD, as in Go.
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 < raw.size() && raw[i + 1] == '\\' &&
+                raw[i + 2] == 'u') {
+                const unsigned low = hex4(i + 3);
+                if (low >= 0xDC00 && low <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    i += 6;
+                }
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF) {
+                cp = 0xFFFD;
+            }
+            append_utf8(cp);
+            break;
+        }
+        default: // '"', '\\', '/'
+            out += c;
+            break;
+        }
+    }
+    return out;
+}
+
+} // namespace evrelay

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "core/model/counters.hpp"
+#include "core/model/environment.hpp"
+#include "core/model/delivery_listener.hpp"
+#include "core/model/payload.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace evrelay {
+
+struct SenderOptions {
+    std::string events_uri = "https://events.launchdarkly.com";
+    std::string user_agent = std::string("evrelay/") + EVRELAY_VERSION;
+    bool gzip = true;
+    int gzip_level = 6;
+    int retries = 1;                             // attempts after the first (Relay: 1)
+    std::chrono::milliseconds retry_delay{1000}; // before the first retry; then doubled, jittered
+    std::size_t max_in_flight_bytes = 64u << 20; // submit() blocks above this (back-pressure)
+    std::size_t max_concurrent_requests = 16;
+    std::chrono::milliseconds connect_timeout{10000};
+    std::chrono::milliseconds request_timeout{30000};
+    std::string proxy; // curl proxy URL ("" = curl's default, which honours HTTPS_PROXY/NO_PROXY)
+    // Extra CA bundle file (--ca-cert). It is *added* to curl's default bundle (the two are
+    // concatenated into one in-memory bundle); an unreadable file is logged and TLS then fails.
+    std::string ca_cert;
+    int compression_threads = 1;
+};
+
+// Delivers payloads upstream on the libcurl multi interface (SPEC §2): one thread drives many
+// requests on reused connections; retries are scheduled by time, not by sleeping; gzip runs on
+// a worker thread. Thread-safe: submit() from any thread.
+class Sender : public PayloadSink {
+  public:
+    Sender(SenderOptions options, const EnvironmentTable& environments, DeliveryListener& listener,
+           CounterRegistry& counters);
+    ~Sender() override; // stop(): pending payloads are reported as Undeliverable::shutdown
+
+    // Queues a payload. Blocks while admitting it would make the bytes in flight (uncompressed
+    // bodies accepted and not yet finished) exceed max_in_flight_bytes; a payload is always
+    // admitted when nothing is in flight. After stop(), reports the payload as shutdown at once.
+    void submit(Payload payload) override;
+
+    // Waits until nothing is queued, compressing, in flight or waiting to retry.
+    // Returns false when the timeout ran out first.
+    bool wait_idle(std::chrono::milliseconds timeout);
+
+    // Cancels everything still pending; each such payload goes to on_undeliverable(shutdown).
+    void stop();
+
+    std::size_t in_flight_bytes() const;
+    std::size_t pending_payloads() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace evrelay

@@ -1,0 +1,76 @@
+#include "core/upstream/upstream_request.hpp"
+
+#include "core/model/endpoint.hpp"
+
+#include <string_view>
+
+namespace evrelay {
+
+namespace {
+
+bool iequals_prefix(std::string_view text, std::string_view prefix) {
+    if (text.size() < prefix.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        if ((text[i] | 0x20) != (prefix[i] | 0x20)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Inbound headers a diagnostic pass-through forwards (SPEC §2); others (Content-Length,
+// Content-Encoding, Host …) describe the inbound request and would be wrong upstream.
+bool is_passthrough_header(std::string_view name) {
+    return (name.size() == 13 && iequals_prefix(name, "authorization")) ||
+           (name.size() == 10 && iequals_prefix(name, "user-agent")) ||
+           (name.size() == 12 && iequals_prefix(name, "content-type")) ||
+           iequals_prefix(name, "x-launchdarkly-");
+}
+
+} // namespace
+
+std::optional<UpstreamRequest> describe_upstream_request(const Payload& payload,
+                                                         const Environment& environment,
+                                                         const UpstreamRequestOptions& options) {
+    const std::string& credential = environment.credential(payload.sdk);
+    if (credential.empty()) {
+        return std::nullopt;
+    }
+    UpstreamRequest request;
+    // js payloads are addressed by the client-side ID in the path and carry no Authorization.
+    const std::string_view env_id = payload.sdk == SdkKind::js ? std::string_view(credential) : "";
+    request.url =
+        upstream_url(options.events_uri, upstream_path(payload.sdk, payload.data, env_id));
+
+    auto& headers = request.headers;
+    if (payload.data == DataKind::diagnostic && !payload.passthrough_headers.empty()) {
+        // SPEC §2: a diagnostic post is forwarded with the inbound request's own headers.
+        for (const auto& header : payload.passthrough_headers) {
+            if (is_passthrough_header(header.first)) {
+                headers.push_back(header);
+            }
+        }
+    } else {
+        headers.emplace_back("Content-Type", "application/json");
+        if (payload.sdk != SdkKind::js) {
+            headers.emplace_back("Authorization", credential);
+        }
+        headers.emplace_back("User-Agent", options.user_agent);
+        if (payload.data == DataKind::analytics) {
+            headers.emplace_back("X-LaunchDarkly-Event-Schema",
+                                 std::to_string(payload.metadata.schema_version));
+            headers.emplace_back("X-LaunchDarkly-Payload-ID", payload.id);
+        }
+        if (!payload.metadata.tags.empty()) {
+            headers.emplace_back("X-LaunchDarkly-Tags", payload.metadata.tags);
+        }
+    }
+    if (options.gzip) {
+        headers.emplace_back("Content-Encoding", "gzip");
+    }
+    return request;
+}
+
+} // namespace evrelay
