@@ -1,5 +1,7 @@
 #include "core/util/duration.hpp"
 
+#include "core/util/ascii.hpp"
+
 #include <cstdint>
 #include <limits>
 
@@ -16,24 +18,6 @@ constexpr std::uint64_t k_ns_per_h = 60 * k_ns_per_m;
 // Go's time.ParseDuration keeps at most this many fraction digits significant; later digits are
 // below a nanosecond for every unit anyway.
 constexpr int k_max_fraction_digits = 18;
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && is_space(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_space(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
 
 struct Number {
     std::uint64_t integer = 0;
