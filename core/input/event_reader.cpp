@@ -1,8 +1,7 @@
 #include "core/input/event_reader.hpp"
 
-#include "core/json/json_validator.hpp"
 #include "core/json/json_scan.hpp"
-
+#include "core/json/json_validator.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -450,10 +449,11 @@ struct EventReader::Impl {
                 found = std::move(too_long);
                 break;
             }
-            JsonError error;
             // The line reader keeps simdjson's padding after each line.
-            if (!splitter.validate_object(line.text, line.text.size() + k_padding, error)) {
-                found = line_problem(line, error, "");
+            if (const JsonResult<void> valid =
+                    splitter.validate_object(line.text, line.text.size() + k_padding);
+                !valid) {
+                found = line_problem(line, valid.error(), "");
                 break;
             }
             if (item.line == 0) {
@@ -641,13 +641,13 @@ struct EventReader::Impl {
                 return Next::malformed;
             }
             // The line reader keeps simdjson's padding after each line.
-            JsonError error;
-            if (!envelope_validator.validate(line.text.data(), line.text, error.offset,
-                                             error.message) ||
-                envelope_validator.root_type() != JsonType::object) {
-                // Rare: let the splitter say what is wrong and where.
-                splitter.validate_object(line.text, line.text.size() + k_padding, error);
-                problem = line_problem(line, error, "");
+            JsonResult<void> valid = envelope_validator.validate(line.text.data(), line.text);
+            if (valid && envelope_validator.root_type() != JsonType::object) {
+                // Rare: let the splitter say what the root is instead, and where.
+                valid = splitter.validate_object(line.text, line.text.size() + k_padding);
+            }
+            if (!valid) {
+                problem = line_problem(line, valid.error(), "");
                 return Next::malformed;
             }
             item.line = line.number;
@@ -764,8 +764,7 @@ struct EventReader::Impl {
         const std::string_view span(open_byte, static_cast<std::size_t>(close - run_open + 1));
         const std::size_t readable =
             capacity + k_padding - static_cast<std::size_t>(run_open - base);
-        JsonError error;
-        bool ok = splitter.validate_json(span, readable, error);
+        bool ok = splitter.validate_json(span, readable).has_value();
         *open_byte = saved_open;
         *close_byte = saved_close;
         for (const RunElement& element : run) {
@@ -780,10 +779,12 @@ struct EventReader::Impl {
                 const std::string_view text(at(element.start), element.size);
                 const std::size_t element_readable =
                     capacity + k_padding - static_cast<std::size_t>(element.start - base);
-                if (splitter.validate_object(text, element_readable, error)) {
+                if (const JsonResult<void> valid =
+                        splitter.validate_object(text, element_readable)) {
                     push_ready(element.start, element.size);
                 } else {
-                    push_problem(element.start + error.offset, "array element: " + error.message);
+                    push_problem(element.start + valid.error().offset,
+                                 "array element: " + valid.error().message);
                 }
             }
         }

@@ -149,31 +149,25 @@ struct JsonValidator::Impl {
 JsonValidator::JsonValidator() : m_impl(std::make_unique<Impl>()) {}
 JsonValidator::~JsonValidator() = default;
 
-bool JsonValidator::validate(const char* buffer, std::string_view json, std::size_t& offset,
-                             std::string& message) {
+JsonResult<void> JsonValidator::validate(const char* buffer, std::string_view json) {
     m_parts.clear();
     m_root = JsonPart{};
     Impl& impl = *m_impl;
     auto fail = [&](std::size_t at, std::string text) {
         // The walk knows which rule broke; the byte-by-byte locator says exactly where.
-        offset = locate_json_error(json).value_or(at);
-        message = std::move(text);
+        const std::size_t offset = locate_json_error(json).value_or(at);
         m_parts.clear();
-        return false;
+        return json_error(offset, std::move(text));
     };
     if (json.size() > simdjson::SIMDJSON_MAXSIZE_BYTES) {
-        offset = 0;
-        message = "input too large for the JSON parser";
-        return false;
+        return json_error(0, "input too large for the JSON parser");
     }
     if (impl.parser.capacity() < json.size() || !impl.parser.implementation) {
         // Grows by half at least, so that slowly growing inputs do not reallocate each time.
         const std::size_t capacity =
             std::max({json.size(), std::size_t{4096}, impl.parser.capacity() * 3 / 2});
         if (auto code = impl.parser.allocate(capacity); code) {
-            offset = 0;
-            message = simdjson::error_message(code);
-            return false;
+            return json_error(0, simdjson::error_message(code));
         }
     }
     impl.text = buffer;
@@ -346,7 +340,7 @@ done:
     if (i != count) {
         return fail(index[i], "unexpected content after the JSON value");
     }
-    return true;
+    return {};
 }
 
 void JsonValidator::parts_of(const JsonPart& container, std::vector<JsonPart>& out) const {
