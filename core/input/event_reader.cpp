@@ -1,6 +1,6 @@
 #include "core/input/event_reader.hpp"
 
-#include "core/json/json_scan.hpp"
+#include "core/json/json_element_scanner.hpp"
 #include "core/json/json_validator.hpp"
 
 #include <algorithm>
@@ -45,27 +45,6 @@ std::string_view trim_right(std::string_view text) {
     return text;
 }
 
-// The first '"' or '\\' in [p, end), or end: the only bytes that matter inside a JSON string.
-const char* find_string_special(const char* p, const char* end) {
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    while (end - p >= 16) {
-        const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        const int mask = _mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, backslash)));
-        if (mask != 0) {
-            return p + __builtin_ctz(static_cast<unsigned>(mask));
-        }
-        p += 16;
-    }
-#endif
-    while (p < end && *p != '"' && *p != '\\') {
-        ++p;
-    }
-    return p;
-}
-
 std::uint64_t count_newlines(const char* p, const char* end) {
     std::uint64_t count = 0;
 #if defined(__SSE2__)
@@ -87,70 +66,6 @@ std::uint64_t count_newlines(const char* p, const char* end) {
         count += *p == '\n' ? 1 : 0;
     }
     return count;
-}
-
-#if defined(__SSE2__)
-// Where the bytes that matter to the element scanner are in 64 bytes: one bit per byte.
-struct BlockBits {
-    std::uint64_t quote = 0;
-    std::uint64_t backslash = 0;
-    std::uint64_t structural = 0; // { } [ ] , (inside strings too)
-};
-
-BlockBits classify_block(const char* p) {
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i case_bit = _mm_set1_epi8(0x20);
-    const __m128i open_brace = _mm_set1_epi8('{');
-    const __m128i close_brace = _mm_set1_epi8('}');
-    const __m128i comma = _mm_set1_epi8(',');
-    BlockBits bits;
-    for (int k = 0; k < 4; ++k) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-        // '[' and ']' differ from '{' and '}' by the 0x20 bit only.
-        const __m128i folded = _mm_or_si128(v, case_bit);
-        const __m128i structural = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(folded, open_brace), _mm_cmpeq_epi8(folded, close_brace)),
-            _mm_cmpeq_epi8(v, comma));
-        const int shift = 16 * k;
-        bits.quote |= static_cast<std::uint64_t>(
-                          static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote))))
-                      << shift;
-        bits.backslash |= static_cast<std::uint64_t>(static_cast<unsigned>(
-                              _mm_movemask_epi8(_mm_cmpeq_epi8(v, backslash))))
-                          << shift;
-        bits.structural |=
-            static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(structural)))
-            << shift;
-    }
-    return bits;
-}
-#endif
-
-// Bit i set when an odd number of bits at or below i are set in x.
-std::uint64_t prefix_xor(std::uint64_t x) {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    return x;
-}
-
-// The bytes escaped by a backslash (simdjson's branchless method): `carry` says whether the
-// previous block ended with an unescaped backslash, and is updated for the next block.
-std::uint64_t find_escaped(std::uint64_t backslash, bool& carry) {
-    constexpr std::uint64_t k_even_bits = 0x5555555555555555ULL;
-    const std::uint64_t carried = carry ? 1 : 0;
-    backslash &= ~carried;
-    const std::uint64_t follows_escape = backslash << 1 | carried;
-    const std::uint64_t odd_sequence_starts = backslash & ~k_even_bits & ~follows_escape;
-    std::uint64_t sequences_starting_on_even_bits = 0;
-    carry =
-        __builtin_add_overflow(odd_sequence_starts, backslash, &sequences_starting_on_even_bits);
-    const std::uint64_t invert_mask = sequences_starting_on_even_bits << 1;
-    return (k_even_bits ^ invert_mask) & follows_escape;
 }
 
 // Serves bytes already read for format detection, then the rest of the stream, so that the
@@ -333,9 +248,7 @@ struct EventReader::Impl {
     bool first_in_array = true;
     std::uint64_t token_start = 0;  // element start
     std::uint64_t element_open = 0; // the '[' or ',' before the element expected or scanned
-    int depth = 0;
-    bool in_string = false;
-    bool escape_carry = false; // the last block scanned ended with an unescaped backslash
+    JsonElementScanner element_scanner;
     bool oversized = false;
     // Elements of the current array cut but not yet validated; validated together as one array.
     std::vector<RunElement> run;
@@ -879,14 +792,12 @@ struct EventReader::Impl {
                 } else {
                     state = ArrayState::in_element;
                     token_start = offset_of(p);
-                    depth = 0;
-                    in_string = false;
-                    escape_carry = false;
+                    element_scanner.start();
                     oversized = false;
                 }
                 break;
             case ArrayState::in_element:
-                if (!scan_element(p, end)) {
+                if (!element_scanner.find_end(p, end)) {
                     need_more = true;
                     break;
                 }
@@ -916,114 +827,6 @@ struct EventReader::Impl {
             oversized = true; // keep scanning for its end, but stop buffering it
         }
         return !need_more;
-    }
-
-#if defined(__SSE2__)
-    // The element scanner 64 bytes at a time, as simdjson's first stage does: strings are
-    // masked out with bit tricks and only brackets and commas outside them are visited. Stops
-    // before the last partial block, which the byte loop finishes. Returns true when `p` is at
-    // the ',' or ']' that ends the element.
-    bool scan_element_blocks(const char*& p, const char* end) {
-        while (end - p >= 64) {
-            const BlockBits bits = classify_block(p);
-            std::uint64_t escaped = 0;
-            if (bits.backslash != 0 || escape_carry) {
-                escaped = find_escaped(bits.backslash, escape_carry);
-            }
-            const std::uint64_t quotes = bits.quote & ~escaped;
-            const std::uint64_t strings = prefix_xor(quotes) ^ (in_string ? ~0ULL : 0ULL);
-            std::uint64_t structural = bits.structural & ~strings;
-            while (structural != 0) {
-                const int i = __builtin_ctzll(structural);
-                const char c = p[i];
-                if (c == '{' || c == '[') {
-                    ++depth;
-                } else if (c == '}') {
-                    if (depth > 0) {
-                        --depth;
-                    }
-                } else if (depth > 0 && c == ']') {
-                    --depth;
-                } else if (depth == 0) { // ',' or ']' ends the element
-                    p += i;
-                    in_string = false;
-                    escape_carry = false;
-                    return true;
-                }
-                structural &= structural - 1;
-            }
-            in_string = (strings >> 63) != 0;
-            p += 64;
-        }
-        if (escape_carry) {
-            // The block ended with a backslash inside a string: step over what it escapes, or
-            // resume at the backslash itself when that byte has not arrived yet.
-            escape_carry = false;
-            if (p == end) {
-                --p;
-                return false;
-            }
-            ++p;
-        }
-        return false;
-    }
-#endif
-
-    // Advances `p` through an element. Returns true when `p` is at the ',' or ']' that ends
-    // it; false when more input is needed (`p` is then where scanning must resume).
-    bool scan_element(const char*& p, const char* end) {
-#if defined(__SSE2__)
-        if (scan_element_blocks(p, end)) {
-            return true;
-        }
-#endif
-        while (p < end) {
-            if (in_string) {
-                p = find_string_special(p, end);
-                if (p == end) {
-                    return false;
-                }
-                if (*p == '\\') {
-                    if (end - p < 2) {
-                        return false; // resume at the '\\', with the byte it escapes
-                    }
-                    p += 2;
-                    continue;
-                }
-                in_string = false;
-                ++p;
-                continue;
-            }
-            switch (*p) {
-            case '"':
-                in_string = true;
-                break;
-            case '{':
-            case '[':
-                ++depth;
-                break;
-            case '}':
-                if (depth > 0) {
-                    --depth;
-                }
-                break;
-            case ']':
-                if (depth == 0) {
-                    return true;
-                }
-                --depth;
-                break;
-            case ',':
-                if (depth == 0) {
-                    return true;
-                }
-                break;
-            default:
-                break;
-            }
-            ++p;
-        }
-        return false;
     }
 
     bool enough_ready() const {
