@@ -1,6 +1,7 @@
 #include "tests/support/scratch_dir.hpp"
 
 #include "core/input/event_reader.hpp"
+#include "core/json/event_splitter.hpp"
 
 #include <catch2/catch.hpp>
 #include <simdjson.h>
