@@ -1,5 +1,6 @@
 #include "core/input/capture_reader.hpp"
 
+#include "core/json/json_string.hpp"
 #include "core/model/capture_record.hpp"
 
 #include <charconv>

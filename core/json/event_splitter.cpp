@@ -1,6 +1,7 @@
 #include "core/json/event_splitter.hpp"
 
 #include "core/json/json_scan.hpp"
+#include "core/json/json_string.hpp"
 #include "core/json/json_syntax.hpp"
 #include "core/json/json_validator.hpp"
 

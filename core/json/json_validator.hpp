@@ -70,8 +70,4 @@ class JsonValidator {
     std::vector<JsonPart> m_parts;
 };
 
-// The value of a JSON string token's contents (between the quotes, as in JsonPart::key),
-// escapes decoded; `raw` must come from validated JSON.
-std::string json_string_value(std::string_view raw);
-
 } // namespace evrelay
