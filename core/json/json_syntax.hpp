@@ -1,7 +1,7 @@
 #pragma once
 
-// The small facts of JSON's syntax (RFC 8259) that the validator, its error locator and the
-// scanners of core/json/ share.
+// The small facts of JSON's syntax (RFC 8259) that the validator, its error locator, the
+// scanners of core/json/ and the readers of core/input/ share.
 
 namespace evrelay::json_syntax {
 
