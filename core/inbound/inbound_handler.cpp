@@ -292,8 +292,9 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
         if (json.front() != '{') {
             return reject(400, "diagnostic body must be one JSON object");
         }
-        if (!splitter.validate_object(body, body.capacity(), error)) {
-            return reject(400, "malformed diagnostic body: " + describe(error));
+        if (const JsonResult<void> valid = splitter.validate_object(body, body.capacity());
+            !valid) {
+            return reject(400, "malformed diagnostic body: " + describe(valid.error()));
         }
         capture(route, DataKind::diagnostic, environment, request, metadata, json);
         if (m_options.spool_posts != nullptr) {
@@ -306,8 +307,9 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
     if (json.front() == '{') {
         // SPEC §4: the Node SDK re-posts a failed diagnostic object to /bulk; forward it as the
         // diagnostic it is instead of refusing it.
-        if (!splitter.validate_object(body, body.capacity(), error)) {
-            return reject(400, "malformed analytics body: " + describe(error));
+        if (const JsonResult<void> valid = splitter.validate_object(body, body.capacity());
+            !valid) {
+            return reject(400, "malformed analytics body: " + describe(valid.error()));
         }
         if (route.kind == RouteKind::events && splitter.kind_of(json).starts_with("diagnostic")) {
             capture(route, DataKind::diagnostic, environment, request, metadata, json);

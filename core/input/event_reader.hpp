@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/input/input_format.hpp"
 #include "core/model/capture_record.hpp"
-#include "core/json/event_splitter.hpp"
 #include "core/util/error.hpp"
 #include "core/util/line_reader.hpp"
 
@@ -13,20 +13,6 @@
 #include <vector>
 
 namespace evrelay {
-
-// The replay input formats of SPEC §5.
-enum class InputFormat {
-    capture, // evrelay-capture/1 envelopes, one per line
-    array,   // one or more JSON arrays of events (SDK post bodies), one after another
-    ndjson,  // one event object per line
-};
-std::string_view to_string(InputFormat format);
-std::optional<InputFormat>
-parse_input_format(std::string_view text); // "capture", "array", "ndjson"
-
-// Detects the format from the first bytes of the decoded input: '[' → array; a first line that
-// is an object with "v" and "events"/"event" members → capture; any other '{' → ndjson.
-std::optional<InputFormat> detect_input_format(std::string_view head);
 
 // A group of events read from the input, all with the same origin.
 struct InputItem {

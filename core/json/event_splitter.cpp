@@ -1,7 +1,9 @@
 #include "core/json/event_splitter.hpp"
 
-#include "core/json/json_validator.hpp"
 #include "core/json/json_scan.hpp"
+#include "core/json/json_string.hpp"
+#include "core/json/json_syntax.hpp"
+#include "core/json/json_validator.hpp"
 
 #include <simdjson.h>
 
@@ -14,13 +16,9 @@ namespace {
 
 constexpr std::size_t k_simdjson_padding = simdjson::SIMDJSON_PADDING;
 
-bool is_json_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 std::size_t first_non_space(std::string_view json) {
     std::size_t i = 0;
-    while (i < json.size() && is_json_space(json[i])) {
+    while (i < json.size() && json_syntax::is_space(json[i])) {
         ++i;
     }
     return i;
@@ -54,15 +52,14 @@ struct EventSplitter::Impl {
     }
 
     // Validates `json`; the validator's parts are views into `json` (not into a padded copy).
-    bool validate(std::string_view json, std::size_t padded_capacity, JsonError& error) {
+    JsonResult<void> validate(std::string_view json, std::size_t padded_capacity) {
         const char* buffer = ensure_padding(json, padded_capacity);
         // The views must point into `json` itself: validate the copy, then map back.
-        if (!validator.validate(buffer, std::string_view(buffer, json.size()), error.offset,
-                                error.message)) {
-            return false;
+        JsonResult<void> valid = validator.validate(buffer, std::string_view(buffer, json.size()));
+        if (valid) {
+            delta = json.data() - buffer;
         }
-        delta = json.data() - buffer;
-        return true;
+        return valid;
     }
 
     // A view of the validated text, moved from the buffer validated to `json`.
@@ -78,7 +75,8 @@ EventSplitter::~EventSplitter() = default;
 
 bool EventSplitter::split_array(std::string_view json, std::size_t padded_capacity,
                                 std::vector<std::string_view>& out, JsonError& error) {
-    if (!m_impl->validate(json, padded_capacity, error)) {
+    if (JsonResult<void> valid = m_impl->validate(json, padded_capacity); !valid) {
+        error = std::move(valid.error());
         return false;
     }
     const JsonValidator& validator = m_impl->validator;
@@ -104,22 +102,18 @@ bool EventSplitter::split_array(std::string_view json, std::size_t padded_capaci
     return true;
 }
 
-bool EventSplitter::validate_json(std::string_view json, std::size_t padded_capacity,
-                                  JsonError& error) {
-    return m_impl->validate(json, padded_capacity, error);
+JsonResult<void> EventSplitter::validate_json(std::string_view json, std::size_t padded_capacity) {
+    return m_impl->validate(json, padded_capacity);
 }
 
-bool EventSplitter::validate_object(std::string_view json, std::size_t padded_capacity,
-                                    JsonError& error) {
-    if (!m_impl->validate(json, padded_capacity, error)) {
-        return false;
+JsonResult<void> EventSplitter::validate_object(std::string_view json,
+                                                std::size_t padded_capacity) {
+    JsonResult<void> valid = m_impl->validate(json, padded_capacity);
+    if (valid && m_impl->validator.root_type() != JsonType::object) {
+        return json_error(first_non_space(json), "expected a JSON object, got " +
+                                                     json_type_name(m_impl->validator.root_type()));
     }
-    if (m_impl->validator.root_type() != JsonType::object) {
-        error = JsonError{first_non_space(json), "expected a JSON object, got " +
-                                                     json_type_name(m_impl->validator.root_type())};
-        return false;
-    }
-    return true;
+    return valid;
 }
 
 std::string EventSplitter::kind_of(std::string_view object_json) {

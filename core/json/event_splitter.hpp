@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/json/json_error.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -8,12 +10,6 @@
 #include <vector>
 
 namespace evrelay {
-
-// A rejected input, with the byte offset (within the input given) of the problem.
-struct JsonError {
-    std::size_t offset = 0;
-    std::string message;
-};
 
 // Validates JSON fully (structure and UTF-8; JsonValidator) and cuts it into the raw bytes of
 // its events, without copying or re-serialising them. One instance per thread: it keeps
@@ -35,10 +31,12 @@ class EventSplitter {
                      std::vector<std::string_view>& out, JsonError& error);
 
     // `json` must be one JSON text of any type (structure and UTF-8 checked).
-    bool validate_json(std::string_view json, std::size_t padded_capacity, JsonError& error);
+    [[nodiscard]] JsonResult<void> validate_json(std::string_view json,
+                                                 std::size_t padded_capacity);
 
     // `json` must be one JSON object (an NDJSON line or a diagnostic body).
-    bool validate_object(std::string_view json, std::size_t padded_capacity, JsonError& error);
+    [[nodiscard]] JsonResult<void> validate_object(std::string_view json,
+                                                   std::size_t padded_capacity);
 
     // Reads the "kind" member of an object already validated; empty when absent or not a string.
     std::string kind_of(std::string_view object_json);

@@ -1,20 +1,18 @@
 #include "core/json/json_scan.hpp"
 
+#include "core/json/json_syntax.hpp"
+
 #include <cstring>
 
 namespace evrelay::util {
 
 namespace {
 
-bool is_json_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 std::string_view trim(std::string_view text) {
-    while (!text.empty() && is_json_space(text.front())) {
+    while (!text.empty() && json_syntax::is_space(text.front())) {
         text.remove_prefix(1);
     }
-    while (!text.empty() && is_json_space(text.back())) {
+    while (!text.empty() && json_syntax::is_space(text.back())) {
         text.remove_suffix(1);
     }
     return text;
@@ -24,7 +22,7 @@ std::string_view trim(std::string_view text) {
 // array/object, or a scalar (ending at the next ',', '}' or ']' at this level).
 std::size_t skip_value(std::string_view text, std::size_t pos) {
     const std::size_t size = text.size();
-    while (pos < size && is_json_space(text[pos])) {
+    while (pos < size && json_syntax::is_space(text[pos])) {
         ++pos;
     }
     if (pos >= size) {
@@ -93,7 +91,7 @@ bool array_element_spans(std::string_view json, std::vector<std::string_view>& o
     std::size_t pos = 1;
     const std::size_t end = array.size() - 1;
     while (pos < end) {
-        while (pos < end && is_json_space(array[pos])) {
+        while (pos < end && json_syntax::is_space(array[pos])) {
             ++pos;
         }
         if (pos >= end) {
@@ -118,7 +116,7 @@ std::string_view object_member_span(std::string_view json, std::string_view key)
     const std::size_t end = object.size() - 1;
     std::size_t pos = 1;
     while (pos < end) {
-        while (pos < end && (is_json_space(object[pos]) || object[pos] == ',')) {
+        while (pos < end && (json_syntax::is_space(object[pos]) || object[pos] == ',')) {
             ++pos;
         }
         if (pos >= end || object[pos] != '"') {
@@ -127,7 +125,7 @@ std::string_view object_member_span(std::string_view json, std::string_view key)
         const std::size_t key_end = skip_json_string(object, pos);
         const std::string_view name = object.substr(pos + 1, key_end - pos - 2);
         pos = key_end;
-        while (pos < end && (is_json_space(object[pos]) || object[pos] == ':')) {
+        while (pos < end && (json_syntax::is_space(object[pos]) || object[pos] == ':')) {
             ++pos;
         }
         const std::size_t value_end = skip_value(object.substr(0, end), pos);

@@ -1,5 +1,8 @@
 #include "core/json/json_validator.hpp"
 
+#include "core/json/json_error_locator.hpp"
+#include "core/json/json_syntax.hpp"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -14,21 +17,9 @@ static_assert(k_json_padding >= simdjson::SIMDJSON_PADDING);
 
 namespace {
 
-constexpr int k_max_depth = 1024; // as simdjson's DOM parser
-
-bool is_json_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-// The letters that may follow a backslash in a JSON string ('u' then takes four hex digits).
-bool is_escape_letter(char c) {
-    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
-           c == 't';
-}
-
-bool is_hex(unsigned char c) {
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
+using json_syntax::is_escape_letter;
+using json_syntax::is_hex;
+using json_syntax::k_max_depth;
 
 // The bytes that may follow a number or literal (else the text ends there): whitespace and
 // operators. Not a quote: stage 1 does not index a quote that directly follows a scalar, so `1""`
@@ -40,256 +31,6 @@ constexpr std::array<bool, 256> k_ends_scalar = [] {
     }
     return table;
 }();
-
-// Finds where a JSON text first goes wrong, byte by byte. Runs only on input already rejected,
-// to give the user an exact offset; it follows RFC 8259 and checks UTF-8 as simdjson does.
-class ErrorLocator {
-  public:
-    explicit ErrorLocator(std::string_view json) : m_json(json) {}
-
-    // The offset of the first invalid byte (the input size when it is truncated), or nothing
-    // when this walk finds no problem (e.g. the depth limit).
-    std::optional<std::size_t> locate() {
-        skip_space();
-        if (!value(0)) {
-            return m_pos;
-        }
-        skip_space();
-        if (m_pos != m_json.size()) {
-            return m_pos;
-        }
-        return std::nullopt;
-    }
-
-  private:
-    bool at_end() const { return m_pos >= m_json.size(); }
-    unsigned char peek() const { return static_cast<unsigned char>(m_json[m_pos]); }
-
-    void skip_space() {
-        while (!at_end() && is_json_space(m_json[m_pos])) {
-            ++m_pos;
-        }
-    }
-
-    bool value(int depth) {
-        if (at_end() || depth > k_max_depth) {
-            return false;
-        }
-        switch (peek()) {
-        case '{':
-            return object(depth + 1);
-        case '[':
-            return array(depth + 1);
-        case '"':
-            return string();
-        case 't':
-            return literal("true");
-        case 'f':
-            return literal("false");
-        case 'n':
-            return literal("null");
-        default:
-            return number();
-        }
-    }
-
-    bool object(int depth) {
-        ++m_pos; // '{'
-        skip_space();
-        if (!at_end() && peek() == '}') {
-            ++m_pos;
-            return true;
-        }
-        while (true) {
-            if (at_end() || peek() != '"' || !string()) {
-                return false;
-            }
-            skip_space();
-            if (at_end() || peek() != ':') {
-                return false;
-            }
-            ++m_pos;
-            skip_space();
-            if (!value(depth)) {
-                return false;
-            }
-            skip_space();
-            if (at_end()) {
-                return false;
-            }
-            if (peek() == '}') {
-                ++m_pos;
-                return true;
-            }
-            if (peek() != ',') {
-                return false;
-            }
-            ++m_pos;
-            skip_space();
-        }
-    }
-
-    bool array(int depth) {
-        ++m_pos; // '['
-        skip_space();
-        if (!at_end() && peek() == ']') {
-            ++m_pos;
-            return true;
-        }
-        while (true) {
-            if (!value(depth)) {
-                return false;
-            }
-            skip_space();
-            if (at_end()) {
-                return false;
-            }
-            if (peek() == ']') {
-                ++m_pos;
-                return true;
-            }
-            if (peek() != ',') {
-                return false;
-            }
-            ++m_pos;
-            skip_space();
-        }
-    }
-
-    bool literal(std::string_view word) {
-        if (m_json.substr(m_pos, word.size()) != word) {
-            return false; // reported at the start of the misspelt word
-        }
-        m_pos += word.size();
-        return true;
-    }
-
-    bool digits() {
-        const std::size_t start = m_pos;
-        while (!at_end() && peek() >= '0' && peek() <= '9') {
-            ++m_pos;
-        }
-        return m_pos > start;
-    }
-
-    bool number() {
-        if (!at_end() && peek() == '-') {
-            ++m_pos;
-        }
-        if (at_end()) {
-            return false;
-        }
-        if (peek() == '0') {
-            ++m_pos;
-        } else if (!digits()) {
-            return false;
-        }
-        if (!at_end() && peek() == '.') {
-            ++m_pos;
-            if (!digits()) {
-                return false;
-            }
-        }
-        if (!at_end() && (peek() == 'e' || peek() == 'E')) {
-            ++m_pos;
-            if (!at_end() && (peek() == '+' || peek() == '-')) {
-                ++m_pos;
-            }
-            if (!digits()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    bool string() {
-        ++m_pos; // '"'
-        while (!at_end()) {
-            const unsigned char c = peek();
-            if (c == '"') {
-                ++m_pos;
-                return true;
-            }
-            if (c < 0x20) {
-                return false;
-            }
-            if (c == '\\') {
-                if (!escape()) {
-                    return false;
-                }
-            } else if (c >= 0x80) {
-                if (!utf8_sequence()) {
-                    return false;
-                }
-            } else {
-                ++m_pos;
-            }
-        }
-        return false;
-    }
-
-    bool escape() {
-        ++m_pos; // '\'
-        if (at_end()) {
-            return false;
-        }
-        const char c = m_json[m_pos];
-        if (is_escape_letter(c)) {
-            ++m_pos;
-            return true;
-        }
-        if (c != 'u') {
-            return false;
-        }
-        ++m_pos;
-        for (int i = 0; i < 4; ++i) {
-            if (at_end() || !is_hex(peek())) {
-                return false;
-            }
-            ++m_pos;
-        }
-        return true;
-    }
-
-    bool continuation(std::size_t at, unsigned char low = 0x80, unsigned char high = 0xBF) const {
-        if (at >= m_json.size()) {
-            return false;
-        }
-        const auto c = static_cast<unsigned char>(m_json[at]);
-        return c >= low && c <= high;
-    }
-
-    // One multi-byte UTF-8 sequence, rejecting overlong forms, surrogates and code points above
-    // U+10FFFF (Unicode table 3-7).
-    bool utf8_sequence() {
-        const unsigned char c = peek();
-        std::size_t length = 0;
-        bool ok = false;
-        if (c >= 0xC2 && c <= 0xDF) {
-            length = 2;
-            ok = continuation(m_pos + 1);
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            length = 3;
-            const unsigned char low = c == 0xE0 ? 0xA0 : 0x80;
-            const unsigned char high = c == 0xED ? 0x9F : 0xBF;
-            ok = continuation(m_pos + 1, low, high) && continuation(m_pos + 2);
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            length = 4;
-            const unsigned char low = c == 0xF0 ? 0x90 : 0x80;
-            const unsigned char high = c == 0xF4 ? 0x8F : 0xBF;
-            ok = continuation(m_pos + 1, low, high) && continuation(m_pos + 2) &&
-                 continuation(m_pos + 3);
-        }
-        if (!ok) {
-            return false;
-        }
-        m_pos += length;
-        return true;
-    }
-
-    std::string_view m_json;
-    std::size_t m_pos = 0;
-};
 
 // Where a number starting at `at` ends, or nothing when it is not a JSON number.
 // Reads no further than `size`.
@@ -331,6 +72,16 @@ std::optional<std::size_t> number_end(const char* bytes, std::size_t size, std::
         }
     }
     return i;
+}
+
+// The rejection of `json`, which the walk found wrong at `at` because `why`. Out of line and
+// cold, so that the error path adds no code to the walk: each `return fail(...)` is one call,
+// and the walk's helpers stay inlined.
+[[gnu::cold, gnu::noinline]] JsonResult<void>
+rejection(std::string_view json, std::size_t at, const char* why, std::vector<JsonPart>& parts) {
+    parts.clear();
+    // The walk knows which rule broke; the byte-by-byte locator says exactly where.
+    return json_error(locate_json_error(json).value_or(at), why);
 }
 
 } // namespace
@@ -376,7 +127,7 @@ struct JsonValidator::Impl {
     // whitespace that precedes the next entry (stage 1 ends its index with the text's size).
     std::size_t scalar_end(std::uint32_t i) const {
         std::size_t end = index()[i + 1];
-        while (end > index()[i] && is_json_space(text[end - 1])) {
+        while (end > index()[i] && json_syntax::is_space(text[end - 1])) {
             --end;
         }
         return end;
@@ -408,31 +159,20 @@ struct JsonValidator::Impl {
 JsonValidator::JsonValidator() : m_impl(std::make_unique<Impl>()) {}
 JsonValidator::~JsonValidator() = default;
 
-bool JsonValidator::validate(const char* buffer, std::string_view json, std::size_t& offset,
-                             std::string& message) {
+JsonResult<void> JsonValidator::validate(const char* buffer, std::string_view json) {
     m_parts.clear();
     m_root = JsonPart{};
     Impl& impl = *m_impl;
-    auto fail = [&](std::size_t at, std::string text) {
-        // The walk knows which rule broke; the byte-by-byte locator says exactly where.
-        offset = ErrorLocator(json).locate().value_or(at);
-        message = std::move(text);
-        m_parts.clear();
-        return false;
-    };
+    auto fail = [&](std::size_t at, const char* why) { return rejection(json, at, why, m_parts); };
     if (json.size() > simdjson::SIMDJSON_MAXSIZE_BYTES) {
-        offset = 0;
-        message = "input too large for the JSON parser";
-        return false;
+        return json_error(0, "input too large for the JSON parser");
     }
     if (impl.parser.capacity() < json.size() || !impl.parser.implementation) {
         // Grows by half at least, so that slowly growing inputs do not reallocate each time.
         const std::size_t capacity =
             std::max({json.size(), std::size_t{4096}, impl.parser.capacity() * 3 / 2});
         if (auto code = impl.parser.allocate(capacity); code) {
-            offset = 0;
-            message = simdjson::error_message(code);
-            return false;
+            return json_error(0, simdjson::error_message(code));
         }
     }
     impl.text = buffer;
@@ -605,7 +345,7 @@ done:
     if (i != count) {
         return fail(index[i], "unexpected content after the JSON value");
     }
-    return true;
+    return {};
 }
 
 void JsonValidator::parts_of(const JsonPart& container, std::vector<JsonPart>& out) const {
@@ -640,85 +380,6 @@ void JsonValidator::parts_of(const JsonPart& container, std::vector<JsonPart>& o
         const std::uint32_t start = index[first];
         out.push_back(JsonPart{key, std::string_view(text + start, end - start), type, first, i});
     }
-}
-
-std::string json_string_value(std::string_view raw) {
-    std::string out;
-    out.reserve(raw.size());
-    auto hex4 = [&](std::size_t at) {
-        unsigned value = 0;
-        for (std::size_t k = 0; k < 4; ++k) {
-            const char c = raw[at + k];
-            value = value * 16 + static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-        }
-        return value;
-    };
-    auto append_utf8 = [&](unsigned cp) {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    };
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] != '\\' || i + 1 >= raw.size()) {
-            out += raw[i];
-            continue;
-        }
-        const char c = raw[++i];
-        switch (c) {
-        case 'b':
-            out += '\b';
-            break;
-        case 'f':
-            out += '\f';
-            break;
-        case 'n':
-            out += '\n';
-            break;
-        case 'r':
-            out += '\r';
-            break;
-        case 't':
-            out += '\t';
-            break;
-        case 'u': {
-            if (i + 4 >= raw.size()) {
-                return out;
-            }
-            unsigned cp = hex4(i + 1);
-            i += 4;
-            // A surrogate pair makes one code point; a lone surrogate becomes U+FFFD, as in Go.
-            if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 < raw.size() && raw[i + 1] == '\\' &&
-                raw[i + 2] == 'u') {
-                const unsigned low = hex4(i + 3);
-                if (low >= 0xDC00 && low <= 0xDFFF) {
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-                    i += 6;
-                }
-            }
-            if (cp >= 0xD800 && cp <= 0xDFFF) {
-                cp = 0xFFFD;
-            }
-            append_utf8(cp);
-            break;
-        }
-        default: // '"', '\\', '/'
-            out += c;
-            break;
-        }
-    }
-    return out;
 }
 
 } // namespace evrelay

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/json/json_error.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,10 +49,9 @@ class JsonValidator {
     JsonValidator& operator=(const JsonValidator&) = delete;
 
     // `buffer` holds `json`'s bytes followed by at least k_json_padding readable
-    // bytes (it may be json.data() itself). On failure returns false and sets `offset` (where
-    // the text goes wrong; its size when it is cut short) and `message`.
-    bool validate(const char* buffer, std::string_view json, std::size_t& offset,
-                  std::string& message);
+    // bytes (it may be json.data() itself). A rejection says where the text goes wrong (its size
+    // when it is cut short) and why; valid text allocates nothing (once the buffers have grown).
+    [[nodiscard]] JsonResult<void> validate(const char* buffer, std::string_view json);
 
     // After a successful validate(): the root value, its type, and the parts of the root when it
     // is an array or an object (empty otherwise). Views into the text validated.
@@ -68,9 +69,5 @@ class JsonValidator {
     JsonPart m_root;
     std::vector<JsonPart> m_parts;
 };
-
-// The value of a JSON string token's contents (between the quotes, as in JsonPart::key),
-// escapes decoded; `raw` must come from validated JSON.
-std::string json_string_value(std::string_view raw);
 
 } // namespace evrelay

@@ -1,6 +1,7 @@
 #include "tests/support/scratch_dir.hpp"
 
 #include "core/input/event_reader.hpp"
+#include "core/json/event_splitter.hpp"
 
 #include <catch2/catch.hpp>
 #include <simdjson.h>
@@ -549,6 +550,19 @@ TEST_CASE("EventReader::next ndjson", "[reader]") {
         CHECK(problems[0]->message == "truncated last line");
         CHECK(problems[0]->line == 12);
         CHECK(events_of(all).size() == 10);
+    }
+
+    SECTION("a UTF-8 byte order mark before the first line") {
+        const ReadAll all = read_string("\xEF\xBB\xBF" + input);
+        CHECK(all.format == InputFormat::ndjson);
+        CHECK(problems_of(all).empty());
+        CHECK(events_of(all) == std::vector<std::string>(events.begin(), events.begin() + 10));
+        // Problems count the mark's bytes: offsets are in the decoded input.
+        const ReadAll bad = read_string("\xEF\xBB\xBF{\"a\":tru}\n" + events[0] + "\n");
+        REQUIRE(problems_of(bad).size() == 1);
+        CHECK(problems_of(bad)[0]->line == 1);
+        CHECK(problems_of(bad)[0]->offset == 3 + 5);
+        CHECK(events_of(bad) == std::vector<std::string>{events[0]});
     }
 
     SECTION("input that is no JSON at all") {

@@ -191,18 +191,31 @@ TEST_CASE("EventSplitter::split_array rejections", "[reader]") {
 
 TEST_CASE("EventSplitter::validate_object", "[reader]") {
     EventSplitter splitter;
-    JsonError error;
-    CHECK(splitter.validate_object("{\"kind\":\"custom\",\"key\":\"k\"}", 27, error));
-    CHECK(splitter.validate_object(" {} ", 4, error));
+    CHECK(splitter.validate_object("{\"kind\":\"custom\",\"key\":\"k\"}", 27));
+    CHECK(splitter.validate_object(" {} ", 4));
 
-    CHECK_FALSE(splitter.validate_object("[{}]", 4, error));
-    CHECK(error.message == "expected a JSON object, got an array");
-    CHECK_FALSE(splitter.validate_object("{\"a\":tru}", 9, error));
-    CHECK(error.offset == 5);
-    CHECK_FALSE(splitter.validate_object("{\"a\":1} {}", 10, error));
-    CHECK(error.offset == 8);
-    CHECK_FALSE(splitter.validate_object("{\"a\":\"\x80\"}", 9, error));
-    CHECK(error.offset == 6);
+    auto rejected = [&](std::string_view json) {
+        const evrelay::JsonResult<void> valid = splitter.validate_object(json, json.size());
+        REQUIRE_FALSE(valid);
+        return valid.error();
+    };
+    const JsonError array_root = rejected("[{}]");
+    CHECK(array_root.message == "expected a JSON object, got an array");
+    CHECK(array_root.offset == 0);
+    CHECK(rejected(" [{}]").offset == 1);
+    CHECK(rejected("{\"a\":tru}").offset == 5);
+    CHECK(rejected("{\"a\":1} {}").offset == 8);
+    CHECK(rejected("{\"a\":\"\x80\"}").offset == 6);
+}
+
+TEST_CASE("EventSplitter::validate_json", "[reader]") {
+    EventSplitter splitter;
+    CHECK(splitter.validate_json("[1,\"a\",{}]", 10));
+    CHECK(splitter.validate_json(" \"text\" ", 8));
+    const evrelay::JsonResult<void> truncated = splitter.validate_json("[1,2", 4);
+    REQUIRE_FALSE(truncated);
+    CHECK(truncated.error().offset == 4);
+    CHECK_THAT(truncated.error().message, Catch::Contains("ends early"));
 }
 
 TEST_CASE("EventSplitter::kind_of", "[reader]") {

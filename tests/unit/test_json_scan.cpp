@@ -4,7 +4,7 @@
 
 using namespace evrelay::util;
 
-TEST_CASE("util::skip_json_string", "[util]") {
+TEST_CASE("util::skip_json_string", "[json]") {
     CHECK(skip_json_string(R"("abc",1)", 0) == 5);
     CHECK(skip_json_string(R"("a\"b",1)", 0) == 6);
     CHECK(skip_json_string(R"("a\\",1)", 0) == 5);    // escaped backslash, then the quote
@@ -12,7 +12,7 @@ TEST_CASE("util::skip_json_string", "[util]") {
     CHECK(skip_json_string(R"("unterminated)", 0) == 13);
 }
 
-TEST_CASE("util::array_element_spans", "[util]") {
+TEST_CASE("util::array_element_spans", "[json]") {
     std::vector<std::string_view> out;
     SECTION("objects with nested strings, brackets and escapes") {
         const std::string json = R"( [ {"a":"x,]}","b":[1,{"c":2}]} ,{"k":"q\"}"} , {} ] )";
@@ -32,7 +32,7 @@ TEST_CASE("util::array_element_spans", "[util]") {
     }
 }
 
-TEST_CASE("util::object_member_span", "[util]") {
+TEST_CASE("util::object_member_span", "[json]") {
     const std::string json =
         R"({"v":1, "env" : "pro\"d","events":[{"kind":"x","events":[]}],"tags":"a b","n":-1.5e3})";
     CHECK(object_member_span(json, "v") == "1");
