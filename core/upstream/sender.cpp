@@ -443,7 +443,7 @@ Sender::Impl::request_headers_for(const Payload& payload, const Environment& env
     }
     // The description of a payload like this one without its ID (or body): the ID's line is
     // filled in per attempt.
-    std::optional<UpstreamRequest> request;
+    Result<UpstreamRequest> request;
     if (shared) {
         Payload key;
         key.env_name = payload.env_name;
