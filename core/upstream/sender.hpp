@@ -1,8 +1,8 @@
 #pragma once
 
 #include "core/model/counters.hpp"
-#include "core/model/environment.hpp"
 #include "core/model/delivery_listener.hpp"
+#include "core/model/environment.hpp"
 #include "core/model/payload.hpp"
 
 #include <chrono>
@@ -28,12 +28,12 @@ struct SenderOptions {
     // Extra CA bundle file (--ca-cert). It is *added* to curl's default bundle (the two are
     // concatenated into one in-memory bundle); an unreadable file is logged and TLS then fails.
     std::string ca_cert;
-    int compression_threads = 1;
 };
 
 // Delivers payloads upstream on the libcurl multi interface (SPEC §2): one thread drives many
 // requests on reused connections; retries are scheduled by time, not by sleeping; gzip runs on
-// a worker thread. Thread-safe: submit() from any thread.
+// a worker thread. Thread-safe: submit() from any thread. libcurl's global state must have been
+// set up (curl_global_init) before the first Sender: cli/main.cpp does it.
 class Sender : public PayloadSink {
   public:
     Sender(SenderOptions options, const EnvironmentTable& environments, DeliveryListener& listener,

@@ -1,5 +1,6 @@
 #include "tests/support/recording_upstream.hpp"
 
+#include "core/json/json_scan.hpp"
 #include "core/model/counters.hpp"
 #include "core/model/environment.hpp"
 #include "core/model/memory_budget.hpp"
@@ -7,7 +8,6 @@
 #include "core/upstream/sender.hpp"
 #include "core/upstream/sender_split.hpp"
 #include "core/util/gzip.hpp"
-#include "core/json/json_scan.hpp"
 #include "core/util/uuid.hpp"
 
 #include <catch2/catch.hpp>
@@ -714,7 +714,6 @@ TEST_CASE("Sender delivers many payloads concurrently", "[sender]") {
     RecordingListener listener;
     CounterRegistry counters;
     SenderOptions options = test_options(upstream, true);
-    options.compression_threads = 2;
     options.max_concurrent_requests = 4;
     Sender sender(options, environments, listener, counters);
 
