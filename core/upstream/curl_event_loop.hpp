@@ -54,12 +54,13 @@ class CurlEventLoop {
     // CURLMOPT_SOCKETFUNCTION: what curl wants to know about a socket, kept in m_epoll.
     int on_socket(curl_socket_t socket, int what, bool watched);
 
-    MultiHandle m_multi;
     util::Fd m_epoll;                             // the sockets curl asked to watch, and m_wakeup
     util::Fd m_wakeup;                            // eventfd
     std::optional<Clock::time_point> m_timer_due; // CURLMOPT_TIMERFUNCTION's
     std::array<epoll_event, 64> m_events{};
     int m_running = 0;
+    // Declared last, so cleaned up first: curl_multi_cleanup may still call the callbacks.
+    MultiHandle m_multi;
 };
 
 template <class Done> bool CurlEventLoop::take_finished(Done&& done) {

@@ -32,8 +32,9 @@ struct SenderOptions {
 
 // Delivers payloads upstream on the libcurl multi interface (SPEC §2): one thread drives many
 // requests on reused connections; retries are scheduled by time, not by sleeping; gzip runs on
-// a worker thread. Thread-safe: submit() from any thread. libcurl's global state must have been
-// set up (curl_global_init) before the first Sender: cli/main.cpp does it.
+// a worker thread. Thread-safe: submit() from any thread. cli/main.cpp sets libcurl's global
+// state up before any thread starts; elsewhere (the tests) libcurl's first curl_easy_init does,
+// which is safe with other threads running only in libcurl builds with CURL_VERSION_THREADSAFE.
 class Sender : public PayloadSink {
   public:
     Sender(SenderOptions options, const EnvironmentTable& environments, DeliveryListener& listener,
