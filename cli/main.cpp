@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
 
     try {
         setup_logging(log_level, log_format);
+        // The one curl_global_init of the program, here rather than in the Sender: libcurl wants
+        // it called before any other thread exists (it is thread-safe only in builds with
+        // CURL_VERSION_THREADSAFE), which only main() can promise; paired with the cleanup below.
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int status = exit_status::other;
         if (app.got_subcommand("replay")) {

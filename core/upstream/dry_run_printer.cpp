@@ -14,8 +14,10 @@ void DryRunPrinter::submit(Payload payload) {
     std::string text;
     text.reserve(payload.body.size() + 512);
     const auto environment = m_environments.find_by_name(payload.env_name);
-    const auto request =
-        environment ? describe_upstream_request(payload, *environment, m_options) : std::nullopt;
+    const Result<UpstreamRequest> request =
+        environment ? describe_upstream_request(payload, *environment, m_options)
+                    : Result<UpstreamRequest>(make_error(
+                          ErrorKind::config, "no environment named " + payload.env_name));
     bool missing_credential = false;
     if (request) {
         text += "POST ";

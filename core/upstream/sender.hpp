@@ -1,8 +1,8 @@
 #pragma once
 
 #include "core/model/counters.hpp"
-#include "core/model/environment.hpp"
 #include "core/model/delivery_listener.hpp"
+#include "core/model/environment.hpp"
 #include "core/model/payload.hpp"
 
 #include <chrono>
@@ -28,12 +28,13 @@ struct SenderOptions {
     // Extra CA bundle file (--ca-cert). It is *added* to curl's default bundle (the two are
     // concatenated into one in-memory bundle); an unreadable file is logged and TLS then fails.
     std::string ca_cert;
-    int compression_threads = 1;
 };
 
 // Delivers payloads upstream on the libcurl multi interface (SPEC §2): one thread drives many
 // requests on reused connections; retries are scheduled by time, not by sleeping; gzip runs on
-// a worker thread. Thread-safe: submit() from any thread.
+// a worker thread. Thread-safe: submit() from any thread. cli/main.cpp sets libcurl's global
+// state up before any thread starts; elsewhere (the tests) libcurl's first curl_easy_init does,
+// which is safe with other threads running only in libcurl builds with CURL_VERSION_THREADSAFE.
 class Sender : public PayloadSink {
   public:
     Sender(SenderOptions options, const EnvironmentTable& environments, DeliveryListener& listener,

@@ -1,6 +1,9 @@
 #include "core/upstream/sender_split.hpp"
 
 #include "core/json/json_scan.hpp"
+#include "core/util/uuid.hpp"
+
+#include <utility>
 
 namespace evrelay {
 namespace {
@@ -18,6 +21,22 @@ std::string as_array(std::string_view first_element, std::string_view last_eleme
     return out;
 }
 
+Payload make_half(const Payload& whole, std::string body, std::size_t events, int which) {
+    Payload half;
+    half.id = whole.id.empty() ? util::make_uuid_v4()
+                               : util::make_uuid_from(whole.id + "/" + std::to_string(which));
+    half.env_name = whole.env_name;
+    half.sdk = whole.sdk;
+    half.data = whole.data;
+    half.metadata = whole.metadata;
+    half.body = std::move(body);
+    half.event_count = events;
+    half.passthrough_headers = whole.passthrough_headers;
+    half.created = whole.created;
+    half.origin = whole.origin;
+    return half;
+}
+
 } // namespace
 
 std::optional<ArrayHalves> split_array_in_halves(std::string_view array_body) {
@@ -32,6 +51,25 @@ std::optional<ArrayHalves> split_array_in_halves(std::string_view array_body) {
     halves.first_events = half;
     halves.second_events = elements.size() - half;
     return halves;
+}
+
+std::optional<PayloadHalves> split_payload(Payload& whole) {
+    if (whole.data != DataKind::analytics) {
+        return std::nullopt;
+    }
+    std::optional<ArrayHalves> halves = split_array_in_halves(whole.body);
+    if (!halves) {
+        return std::nullopt;
+    }
+    const std::size_t total_body = halves->first.size() + halves->second.size();
+    PayloadHalves out{make_half(whole, std::move(halves->first), halves->first_events, 1),
+                      make_half(whole, std::move(halves->second), halves->second_events, 2)};
+    const std::size_t lease_first = whole.lease.bytes() * out.first.body.size() / total_body;
+    if (whole.lease.bytes() != 0) {
+        out.first.lease = whole.lease.split(lease_first);
+    }
+    out.second.lease = std::move(whole.lease);
+    return out;
 }
 
 } // namespace evrelay

@@ -1,5 +1,6 @@
 #include "core/upstream/upstream_request.hpp"
 
+#include "core/model/credential.hpp"
 #include "core/model/endpoint.hpp"
 
 #include <string_view>
@@ -31,12 +32,14 @@ bool is_passthrough_header(std::string_view name) {
 
 } // namespace
 
-std::optional<UpstreamRequest> describe_upstream_request(const Payload& payload,
-                                                         const Environment& environment,
-                                                         const UpstreamRequestOptions& options) {
+Result<UpstreamRequest> describe_upstream_request(const Payload& payload,
+                                                  const Environment& environment,
+                                                  const UpstreamRequestOptions& options) {
     const std::string& credential = environment.credential(payload.sdk);
     if (credential.empty()) {
-        return std::nullopt;
+        return make_error(ErrorKind::config,
+                          "environment " + payload.env_name + " has no " +
+                              std::string(to_string(credential_kind_for(payload.sdk))));
     }
     UpstreamRequest request;
     // js payloads are addressed by the client-side ID in the path and carry no Authorization.

@@ -2,8 +2,8 @@
 
 #include "core/model/environment.hpp"
 #include "core/model/payload.hpp"
+#include "core/util/error.hpp"
 
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,10 +23,10 @@ struct UpstreamRequestOptions {
     bool gzip = true;
 };
 
-// Fails (nullopt) when the environment has no credential for the payload's SDK kind: a server
-// payload needs an SDK key, mobile a mobile key, js a client-side ID (used in the path).
-std::optional<UpstreamRequest> describe_upstream_request(const Payload& payload,
-                                                         const Environment& environment,
-                                                         const UpstreamRequestOptions& options);
+// Fails (ErrorKind::config) when the environment has no credential for the payload's SDK kind: a
+// server payload needs an SDK key, mobile a mobile key, js a client-side ID (used in the path).
+Result<UpstreamRequest> describe_upstream_request(const Payload& payload,
+                                                  const Environment& environment,
+                                                  const UpstreamRequestOptions& options);
 
 } // namespace evrelay

@@ -1,9 +1,12 @@
 #include "core/upstream/retry_policy.hpp"
+#include "core/upstream/retry_queue.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <random>
+#include <string>
+#include <vector>
 
 using namespace evrelay;
 using std::chrono::milliseconds;
@@ -90,4 +93,29 @@ TEST_CASE("RetryPolicy::delay_before_retry", "[sender]") {
         CHECK(d == RetryPolicy::k_max_delay);
         CHECK(policy.delay_before_retry(200, 0.0) == RetryPolicy::k_max_delay / 2);
     }
+}
+
+TEST_CASE("RetryQueue gives jobs back earliest due first", "[sender]") {
+    using Clock = RetryQueue::Clock;
+    const Clock::time_point t0 = Clock::now();
+    const auto job = [](std::string id) {
+        auto made = std::make_unique<SenderJob>();
+        made->payload.id = std::move(id);
+        return made;
+    };
+    RetryQueue queue;
+    CHECK(queue.empty());
+    queue.push(t0 + milliseconds(30), job("c"));
+    queue.push(t0 + milliseconds(10), job("a1"));
+    queue.push(t0 + milliseconds(20), job("b"));
+    queue.push(t0 + milliseconds(10), job("a2")); // same due time: after a1
+    std::vector<std::string> order;
+    while (!queue.empty()) {
+        const Clock::time_point due = queue.next_due();
+        JobPtr next = queue.pop();
+        REQUIRE(next);
+        order.push_back(next->payload.id + "@" +
+                        std::to_string(std::chrono::duration_cast<milliseconds>(due - t0).count()));
+    }
+    CHECK(order == std::vector<std::string>{"a1@10", "a2@10", "b@20", "c@30"});
 }

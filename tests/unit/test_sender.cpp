@@ -1,5 +1,6 @@
 #include "tests/support/recording_upstream.hpp"
 
+#include "core/json/json_scan.hpp"
 #include "core/model/counters.hpp"
 #include "core/model/environment.hpp"
 #include "core/model/memory_budget.hpp"
@@ -7,7 +8,6 @@
 #include "core/upstream/sender.hpp"
 #include "core/upstream/sender_split.hpp"
 #include "core/util/gzip.hpp"
-#include "core/json/json_scan.hpp"
 #include "core/util/uuid.hpp"
 
 #include <catch2/catch.hpp>
@@ -714,7 +714,6 @@ TEST_CASE("Sender delivers many payloads concurrently", "[sender]") {
     RecordingListener listener;
     CounterRegistry counters;
     SenderOptions options = test_options(upstream, true);
-    options.compression_threads = 2;
     options.max_concurrent_requests = 4;
     Sender sender(options, environments, listener, counters);
 
@@ -827,5 +826,59 @@ TEST_CASE("split_array_in_halves", "[sender]") {
         std::vector<std::string_view> elements;
         CHECK(evrelay::util::array_element_spans(" [ ] ", elements));
         CHECK(elements.empty());
+    }
+}
+
+TEST_CASE("split_payload", "[sender]") {
+    MemoryBudget budget(1000);
+    budget.acquire(100);
+    Payload whole = make_payload({event(1), event(2), event(3)});
+    whole.origin = 7;
+    whole.lease = BudgetLease(budget, 100);
+
+    SECTION("two analytics payloads of their own, with the lease divided by bytes") {
+        auto halves = split_payload(whole);
+        REQUIRE(halves);
+        CHECK(halves->first.event_count == 1);
+        CHECK(halves->second.event_count == 2);
+        CHECK(halves->first.body == "[" + event(1) + "]");
+        CHECK(halves->second.body == "[" + event(2) + "," + event(3) + "]");
+        for (const Payload* half : {&halves->first, &halves->second}) {
+            CHECK(half->env_name == whole.env_name);
+            CHECK(half->sdk == whole.sdk);
+            CHECK(half->data == DataKind::analytics);
+            CHECK(half->metadata == whole.metadata);
+            CHECK(half->origin == 7);
+            CHECK(half->created == whole.created);
+            CHECK_FALSE(half->id.empty());
+            CHECK(half->id != whole.id);
+        }
+        CHECK(halves->first.id != halves->second.id);
+        CHECK(halves->first.lease.bytes() + halves->second.lease.bytes() == 100);
+        CHECK(halves->first.lease.bytes() < halves->second.lease.bytes());
+        CHECK(whole.lease.bytes() == 0);
+        CHECK(budget.used() == 100); // moved, not released
+        halves.reset();
+        CHECK(budget.used() == 0);
+    }
+    SECTION("the same payload split again: the same half IDs") {
+        Payload again = make_payload({event(1), event(2), event(3)});
+        again.id = whole.id;
+        auto first = split_payload(whole);
+        auto second = split_payload(again);
+        REQUIRE(first);
+        REQUIRE(second);
+        CHECK(first->first.id == second->first.id);
+        CHECK(first->second.id == second->second.id);
+    }
+    SECTION("nothing to split: a single event, or a diagnostic payload; untouched") {
+        Payload single = make_payload({event(1)});
+        single.lease = std::move(whole.lease);
+        CHECK_FALSE(split_payload(single));
+        CHECK(single.lease.bytes() == 100);
+        Payload diagnostic = make_payload({event(1), event(2)});
+        diagnostic.data = DataKind::diagnostic;
+        CHECK_FALSE(split_payload(diagnostic));
+        CHECK(diagnostic.event_count == 2);
     }
 }

@@ -83,6 +83,9 @@ TEST_CASE("describe_upstream_request", "[sender]") {
         Environment only_server = environment();
         only_server.mobile_key.clear();
         payload.sdk = SdkKind::mobile;
-        CHECK_FALSE(describe_upstream_request(payload, only_server, options));
+        const auto request = describe_upstream_request(payload, only_server, options);
+        REQUIRE_FALSE(request);
+        CHECK(request.error().kind == ErrorKind::config);
+        CHECK_THAT(request.error().message, Catch::Contains("has no mobile key"));
     }
 }
