@@ -24,11 +24,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
-#include <ctime>
 #include <exception>
-#include <pthread.h>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -44,8 +41,6 @@ constexpr auto k_accept_retry_delay = std::chrono::milliseconds(100);
 // After shutdown's grace the remaining sessions are closed; their handlers need a moment on the
 // loop to run and release the sockets before the loop stops.
 constexpr auto k_cancel_wait = std::chrono::milliseconds(100);
-// The signal thread's sigtimedwait timeout: how quickly it notices that the server is gone.
-constexpr long k_signal_poll_ns = 100'000'000;
 
 // Appended to a rate-limited warning (util::LogThrottle).
 std::string suppressed_note(std::uint64_t suppressed) {
@@ -68,10 +63,6 @@ HttpServer::Impl::Impl(HttpServerOptions options_, RequestHandler handler_)
 HttpServer::Impl::~Impl() {
     // Sessions destroyed with the io_context below must not start the shutdown sequence.
     finished.store(true);
-    signal_threads_stop.store(true);
-    for (auto& thread : signal_threads) {
-        thread.join();
-    }
 }
 
 Result<void> HttpServer::Impl::load_tls() {
@@ -354,31 +345,8 @@ void HttpServer::every(std::chrono::milliseconds interval, std::function<void()>
     asio::post(task->timer.get_executor(), [&impl, task] { arm_periodic(impl, task); });
 }
 
-void HttpServer::on_signals(std::vector<int> signals, std::function<void(int)> fn) {
-    Impl& impl = *m_impl;
-    impl.signal_threads.emplace_back([&impl, signals = std::move(signals), fn = std::move(fn)] {
-        sigset_t set;
-        sigemptyset(&set);
-        for (const int signal : signals) {
-            sigaddset(&set, signal);
-        }
-        // sigtimedwait takes only signals blocked in the waiting thread; main() blocked them
-        // before any thread started, and this makes sure of it for this thread.
-        pthread_sigmask(SIG_BLOCK, &set, nullptr);
-        const timespec timeout{0, k_signal_poll_ns};
-        while (!impl.signal_threads_stop.load()) {
-            const int signal = sigtimedwait(&set, nullptr, &timeout);
-            if (signal > 0) {
-                asio::post(impl.ioc, [fn, signal] {
-                    try {
-                        fn(signal);
-                    } catch (const std::exception& e) {
-                        spdlog::error("serve: signal {} handler failed: {}", signal, e.what());
-                    }
-                });
-            }
-        }
-    });
+void HttpServer::post(std::function<void()> fn) {
+    asio::post(m_impl->ioc, std::move(fn));
 }
 
 void HttpServer::stop_accepting() {

@@ -21,7 +21,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -94,9 +93,6 @@ struct HttpServer::Impl {
     util::LogThrottle cap_warning{std::chrono::seconds(10)};
     util::LogThrottle accept_warning{std::chrono::seconds(10)};
     std::optional<boost::asio::ssl::context> tls_context;
-
-    std::atomic<bool> signal_threads_stop{false};
-    std::vector<std::thread> signal_threads;
 
     boost::asio::io_context ioc;
     // Keeps run() going while nothing is pending (before listen(), after stop_accepting()).
