@@ -248,16 +248,22 @@ void arm_periodic(HttpServer::Impl& impl, const std::shared_ptr<PeriodicTask>& t
         if (ec || impl.finished.load()) {
             return;
         }
-        try {
-            task->fn();
-        } catch (const std::exception& e) {
-            spdlog::error("serve: periodic task failed: {}", e.what());
-        }
+        task->fn(); // as a request handler: what it throws ends run()
         arm_periodic(impl, task);
     });
 }
 
 } // namespace
+
+void HttpServer::Impl::abort_with(std::exception_ptr error) {
+    {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) {
+            failure = std::move(error);
+        }
+    }
+    ioc.stop(); // thread-safe; the other threads return from ioc.run() too
+}
 
 HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
     : m_impl(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
@@ -313,17 +319,20 @@ Result<std::uint16_t> HttpServer::listen() {
     return port;
 }
 
+// Exceptions: a handler, a periodic task or a posted function does not throw (STYLE item 3:
+// exceptions are for programming errors and start-up only). If one does anyway, catching it on
+// the loop would serve on with an invariant broken, and letting it leave a thread would
+// terminate the process without a word. So the thread that caught it keeps the first exception
+// and stops the loop at once (no graceful shutdown: the server's state cannot be trusted); every
+// thread returns, and run() rethrows the exception on its caller's thread, for cli/main.cpp —
+// the one place that catches — to report it and exit.
 void HttpServer::run() {
     Impl& impl = *m_impl;
     auto run_loop = [&impl] {
-        for (;;) {
-            try {
-                impl.ioc.run();
-                return;
-            } catch (const std::exception& e) {
-                // Nothing should throw through a handler (STYLE item 3); keep serving if it does.
-                spdlog::error("serve: unexpected exception in the event loop: {}", e.what());
-            }
+        try {
+            impl.ioc.run();
+        } catch (...) {
+            impl.abort_with(std::current_exception());
         }
     };
     std::vector<std::thread> threads;
@@ -334,6 +343,9 @@ void HttpServer::run() {
     run_loop();
     for (auto& thread : threads) {
         thread.join();
+    }
+    if (impl.failure) {
+        std::rethrow_exception(impl.failure);
     }
 }
 

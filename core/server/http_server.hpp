@@ -34,7 +34,7 @@ struct HttpServerOptions {
 // post's fsync) returns HttpResponse::later(): the session then waits for the answer without a
 // thread, and shutdown() waits for it as for any request in hand. Every responder must be
 // called or destroyed before the HttpServer is (it holds the session, which refers to the
-// server).
+// server). It must not throw (a programming error): see run().
 using RequestHandler = std::function<HttpResponse(HttpRequest&&)>;
 
 // The inbound HTTP/1.1 listener (Boost.Beast, kept out of this header: only http_server.cpp
@@ -56,7 +56,9 @@ class HttpServer {
     Result<std::uint16_t> listen();
 
     // Runs the io_context on options.threads threads (the calling thread is one of them) until
-    // shutdown() or stop() ends it.
+    // shutdown() or stop() ends it. Should a handler, a periodic task or a posted function throw
+    // (a programming error), the server stops at once and run() rethrows that exception here,
+    // once every thread has returned; the HttpServer can then only be destroyed.
     void run();
 
     // Calls fn every interval on a server thread (e.g. the publisher's flush interval), until the

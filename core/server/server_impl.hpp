@@ -78,6 +78,10 @@ struct HttpServer::Impl {
     void begin_shutdown(std::chrono::milliseconds grace);
     void finish();
 
+    // An exception escaped a handler on one of run()'s threads: keep the first, stop the loop at
+    // once (HttpServer::run() rethrows it).
+    void abort_with(std::exception_ptr error);
+
     const HttpServerOptions options;
     const RequestHandler handler;
     const int thread_count;
@@ -93,6 +97,8 @@ struct HttpServer::Impl {
     util::LogThrottle cap_warning{std::chrono::seconds(10)};
     util::LogThrottle accept_warning{std::chrono::seconds(10)};
     std::optional<boost::asio::ssl::context> tls_context;
+    std::mutex failure_mutex;
+    std::exception_ptr failure; // written by abort_with(), read by run() after the threads end
 
     boost::asio::io_context ioc;
     // Keeps run() going while nothing is pending (before listen(), after stop_accepting()).

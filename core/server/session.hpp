@@ -280,19 +280,9 @@ class HttpSession : public SessionControl,
         const bool keep_alive = message.keep_alive();
         const unsigned version = message.version();
 
-        HttpResponse response;
-        try {
-            response = m_server.handler(std::move(request));
-        } catch (const std::exception& e) {
-            // A handler must not throw (STYLE item 3); if one does, this request fails alone.
-            spdlog::error("serve: request handler failed on {} {}: {}", message.method_string(),
-                          message.target(), e.what());
-            response = error_response(500, "internal error");
-        } catch (...) {
-            spdlog::error("serve: request handler failed on {} {}", message.method_string(),
-                          message.target());
-            response = error_response(500, "internal error");
-        }
+        // No try/catch: a handler does not throw (STYLE item 3); if it does, the exception leaves
+        // the loop and HttpServer::run() rethrows it (see there).
+        HttpResponse response = m_server.handler(std::move(request));
         m_parser.reset();
         if (response.deferred) {
             start_deferred(std::move(response.deferred), version, keep_alive);
@@ -316,15 +306,7 @@ class HttpSession : public SessionControl,
                 self->on_deferred_answer(request, std::move(answer), version, keep_alive);
             });
         };
-        try {
-            deferred(std::move(respond));
-        } catch (const std::exception& e) {
-            spdlog::error("serve: deferred request handler failed: {}", e.what());
-            on_deferred_answer(request, error_response(500, "internal error"), version, keep_alive);
-        } catch (...) {
-            spdlog::error("serve: deferred request handler failed");
-            on_deferred_answer(request, error_response(500, "internal error"), version, keep_alive);
-        }
+        deferred(std::move(respond)); // as the handler: what it throws ends run()
     }
 
     void on_deferred_answer(std::uint64_t request, HttpResponse answer, unsigned version,

@@ -15,11 +15,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
 #include <poll.h>
+#include <stdexcept>
 #include <string>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -607,6 +609,70 @@ TEST_CASE("HttpServer::post", "[server]") {
     // A posted function may end the server (serve's SIGTERM).
     server.server().post([&server] { server.server().shutdown(1s); });
     CHECK(server.wait_run_returned(2s));
+}
+
+TEST_CASE("HttpServer::run rethrows what a handler throws", "[server]") {
+    // A handler must not throw (a programming error). If one does, the server stops at once and
+    // run() rethrows the exception on its caller's thread, for cli/main.cpp to report.
+    auto throw_on = [](std::string target) -> RequestHandler {
+        return [target](HttpRequest&& request) {
+            if (request.target == target) {
+                throw std::logic_error("broken invariant on " + target);
+            }
+            return HttpResponse{};
+        };
+    };
+    std::optional<HttpServer> server;
+    SECTION("a request handler") {
+        server.emplace(test_options(), throw_on("/throw"));
+    }
+    SECTION("a deferred answer's start") {
+        server.emplace(test_options(), [](HttpRequest&&) {
+            return HttpResponse::later(
+                [](HttpResponder) { throw std::logic_error("broken invariant on /throw"); });
+        });
+    }
+    SECTION("a periodic task") {
+        server.emplace(test_options(), throw_on("/never"));
+        server->every(10ms, [] { throw std::logic_error("broken invariant on /throw"); });
+    }
+    SECTION("a posted function") {
+        server.emplace(test_options(), throw_on("/never"));
+        server->post([] { throw std::logic_error("broken invariant on /throw"); });
+    }
+    auto port = server->listen();
+    REQUIRE(port);
+    std::exception_ptr thrown;
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool returned = false;
+    std::thread runner([&] {
+        try {
+            server->run();
+        } catch (...) {
+            thrown = std::current_exception();
+        }
+        std::lock_guard lock(mutex);
+        returned = true;
+        changed.notify_all();
+    });
+    Client client(*port);
+    REQUIRE(client.connected());
+    REQUIRE(client.send(get("/throw")));
+    bool ended = false;
+    {
+        std::unique_lock lock(mutex);
+        ended = changed.wait_for(lock, 2s, [&] { return returned; });
+    }
+    if (!ended) {
+        server->stop(); // the check below fails; do not hang
+    }
+    runner.join();
+    CHECK(ended);
+    REQUIRE(thrown);
+    CHECK_THROWS_WITH(std::rethrow_exception(thrown), "broken invariant on /throw");
+    server.reset();
+    CHECK(client.closed_within(1s)); // destroying the server closes what it held
 }
 
 TEST_CASE("HttpServer::shutdown", "[server]") {
