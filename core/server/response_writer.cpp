@@ -1,7 +1,6 @@
 #include "core/server/response_writer.hpp"
 
 #include <boost/beast/http/status.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -63,10 +62,6 @@ std::string json_message(std::string_view message) {
 } // namespace
 
 void ResponseWriter::compose(HttpResponse&& response, unsigned version, bool keep_alive) {
-    if (response.status < 100 || response.status > 599) {
-        spdlog::error("serve: request handler returned status {}; answering 500", response.status);
-        response.status = 500;
-    }
     const int status = response.status;
     const bool has_body = !status_forbids_body(status);
     std::string& head = m_head;

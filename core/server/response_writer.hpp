@@ -15,9 +15,9 @@ namespace evrelay::server_detail {
 class ResponseWriter {
   public:
     // Serialises `response`'s status line and headers into head() and takes its body into
-    // body(). A status outside 100–599 is logged and answered as 500; the handler's
-    // Content-Length, Transfer-Encoding and Connection headers are dropped (the server frames
-    // the answer); a status that forbids a body (1xx, 204, 304) is sent without one.
+    // body(). The status is one of 100–599 (the session answers 500 for any other); the
+    // handler's Content-Length, Transfer-Encoding and Connection headers are dropped (the server
+    // frames the answer); a status that forbids a body (1xx, 204, 304) is sent without one.
     void compose(HttpResponse&& response, unsigned version, bool keep_alive);
 
     const std::string& head() const { return m_head; }

@@ -334,6 +334,11 @@ class HttpSession : public SessionControl,
     // through the event loop. What does not fit (and every TLS answer) is written asynchronously
     // under write_timeout.
     void write_response(HttpResponse&& response, unsigned version, bool keep_alive) {
+        if (response.status < 100 || response.status > 599) {
+            spdlog::error("serve: request handler returned status {}; answering 500",
+                          response.status);
+            response.status = 500;
+        }
         m_writer.compose(std::move(response), version, keep_alive);
         m_state = State::writing;
         const std::string& head = m_writer.head();
