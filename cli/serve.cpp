@@ -1,6 +1,7 @@
 #include "serve.hpp"
 
 #include "exit_status.hpp"
+#include "signal_watcher.hpp"
 
 #include "core/inbound/capture_writer.hpp"
 #include "core/model/counters.hpp"
@@ -309,7 +310,8 @@ int run_serve(const ServeOptions& options) {
 
     std::atomic<bool> stopping{false};
     std::chrono::steady_clock::time_point deadline{};
-    server.on_signals({SIGTERM, SIGINT, SIGHUP, SIGUSR1}, [&](int signal) {
+    // Run on a server thread (HttpServer::post), as the flush timer's calls are.
+    const auto on_signal = [&](int signal) {
         switch (signal) {
         case SIGUSR1:
             spdlog::info("serve: SIGUSR1 received; flushing");
@@ -345,6 +347,10 @@ int run_serve(const ServeOptions& options) {
             server.shutdown(shutdown_timeout);
             return;
         }
+    };
+    // Declared after the server: stopped and joined before it is destroyed.
+    SignalWatcher signals({SIGTERM, SIGINT, SIGHUP, SIGUSR1}, [&server, &on_signal](int signal) {
+        server.post([&on_signal, signal] { on_signal(signal); });
     });
 
     server.run();

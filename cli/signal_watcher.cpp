@@ -23,6 +23,9 @@ SignalWatcher::SignalWatcher(std::initializer_list<int> signals, std::function<v
         for (int signal : m_signals) {
             sigaddset(&set, signal);
         }
+        // sigtimedwait takes only signals blocked in the waiting thread: main() blocked them
+        // before any thread started (block_handled_signals), and this makes sure of it here.
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
         // A short timeout instead of a wake-up pipe: the watcher only has to notice m_stopping.
         const timespec timeout{0, 100'000'000};
         while (!m_stopping.load()) {

@@ -15,7 +15,10 @@ namespace evrelay {
 void block_handled_signals();
 
 // Delivers blocked signals to a handler on a thread of its own (sigtimedwait), so the handler may
-// take locks and log — which a real signal handler may not. Stops and joins in its destructor.
+// take locks and log — which a real signal handler may not. (asio::signal_set would not do:
+// it installs a real handler, which never runs for a blocked signal.) The process's one way of
+// taking signals: serve's handler hands each signal to the server loop (HttpServer::post).
+// Stops and joins in its destructor.
 class SignalWatcher {
   public:
     SignalWatcher(std::initializer_list<int> signals, std::function<void(int)> handler);

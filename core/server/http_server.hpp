@@ -9,7 +9,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace evrelay {
 
@@ -35,14 +34,16 @@ struct HttpServerOptions {
 // post's fsync) returns HttpResponse::later(): the session then waits for the answer without a
 // thread, and shutdown() waits for it as for any request in hand. Every responder must be
 // called or destroyed before the HttpServer is (it holds the session, which refers to the
-// server).
+// server). It must not throw (a programming error): see run().
 using RequestHandler = std::function<HttpResponse(HttpRequest&&)>;
 
 // The inbound HTTP/1.1 listener (Boost.Beast, kept out of this header: only http_server.cpp
 // compiles it). Owns the io_context, the acceptor, the sessions and the threads that run them.
-// Threading: listen() and run() from one thread; every(), on_signals() before run();
+// Threading: listen() and run() from one thread; every() before run(); post(),
 // stop_accepting(), shutdown(), stop() and open_connections() from any thread, including a
 // handler or a timer callback (they never block). Destroy only after run() has returned.
+// Signals are not the server's: cli/serve.cpp takes them with cli/signal_watcher and post()s
+// what they ask for onto the loop.
 class HttpServer {
   public:
     HttpServer(HttpServerOptions options, RequestHandler handler);
@@ -55,19 +56,19 @@ class HttpServer {
     Result<std::uint16_t> listen();
 
     // Runs the io_context on options.threads threads (the calling thread is one of them) until
-    // shutdown() or stop() ends it.
+    // shutdown() or stop() ends it. Should a handler, a periodic task or a posted function throw
+    // (a programming error), the server stops at once and run() rethrows that exception here,
+    // once every thread has returned; the HttpServer can then only be destroyed.
     void run();
 
     // Calls fn every interval on a server thread (e.g. the publisher's flush interval), until the
     // server stops. Call before run().
     void every(std::chrono::milliseconds interval, std::function<void()> fn);
 
-    // Calls fn(signal) on a server thread when one of `signals` arrives. The signals must be
-    // blocked in every thread of the process (main() does it before starting threads): a
-    // dedicated thread takes them with sigtimedwait and posts fn onto the loop, because
-    // asio::signal_set installs a real handler that never runs for a blocked signal. Call before
-    // run().
-    void on_signals(std::vector<int> signals, std::function<void(int)> fn);
+    // Calls fn once on a server thread, as soon as one is free (before run(): once it starts).
+    // From any thread, e.g. a signal watcher's. fn never runs once the loop has ended; it is
+    // then destroyed with the server.
+    void post(std::function<void()> fn);
 
     // Closes the acceptor; sessions finish the request in hand, answer it with
     // "Connection: close" and close; sessions waiting for a next request close at once.

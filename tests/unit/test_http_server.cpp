@@ -14,14 +14,14 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <csignal>
 #include <cstdlib>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
 #include <poll.h>
-#include <pthread.h>
+#include <stdexcept>
 #include <string>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -263,7 +263,7 @@ class TestServer {
         }
     }
 
-    // Separate from construction so a test can add every()/on_signals() first.
+    // Separate from construction so a test can add every()/post() first.
     void start() {
         m_thread = std::thread([this] {
             m_server.run();
@@ -585,33 +585,94 @@ TEST_CASE("HttpServer::every", "[server]") {
     CHECK(eventually([&] { return calls.load() >= 3; }, 2s));
 }
 
-TEST_CASE("HttpServer::on_signals", "[server]") {
-    // The signal must be blocked in every thread (as main() does); the server's threads inherit
-    // this thread's mask.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR2);
-    sigset_t previous;
-    REQUIRE(pthread_sigmask(SIG_BLOCK, &set, &previous) == 0);
-    // Should some thread of this test binary not block it, the signal must not kill the
-    // process: a no-op handler turns that into a failed check instead.
-    struct sigaction ignore_action {};
-    ignore_action.sa_handler = [](int) {};
-    struct sigaction previous_action {};
-    REQUIRE(::sigaction(SIGUSR2, &ignore_action, &previous_action) == 0);
-    std::atomic<int> received{0};
-    {
-        Seen seen;
-        TestServer server(test_options(), echo_handler(seen));
-        server.server().on_signals({SIGUSR2}, [&received](int signal) { received = signal; });
-        server.start();
-        REQUIRE(::kill(::getpid(), SIGUSR2) == 0);
-        CHECK(eventually([&] { return received.load() != 0; }, 2s));
+TEST_CASE("HttpServer::post", "[server]") {
+    Seen seen;
+    TestServer server(test_options(), echo_handler(seen));
+    const auto test_thread = std::this_thread::get_id();
+    std::atomic<int> calls{0};
+    std::atomic<bool> ran_on_test_thread{false};
+    const auto count = [&] {
+        if (std::this_thread::get_id() == test_thread) {
+            ran_on_test_thread = true;
+        }
+        ++calls;
+    };
+    // Before run(): runs once the loop starts.
+    server.server().post(count);
+    CHECK(calls.load() == 0);
+    server.start();
+    CHECK(eventually([&] { return calls.load() == 1; }, 2s));
+    // From a thread of its own while the loop runs, as cli/serve.cpp's SignalWatcher does.
+    std::thread([&] { server.server().post(count); }).join();
+    CHECK(eventually([&] { return calls.load() == 2; }, 2s));
+    CHECK_FALSE(ran_on_test_thread.load());
+    // A posted function may end the server (serve's SIGTERM).
+    server.server().post([&server] { server.server().shutdown(1s); });
+    CHECK(server.wait_run_returned(2s));
+}
+
+TEST_CASE("HttpServer::run rethrows what a handler throws", "[server]") {
+    // A handler must not throw (a programming error). If one does, the server stops at once and
+    // run() rethrows the exception on its caller's thread, for cli/main.cpp to report.
+    auto throw_on = [](std::string target) -> RequestHandler {
+        return [target](HttpRequest&& request) {
+            if (request.target == target) {
+                throw std::logic_error("broken invariant on " + target);
+            }
+            return HttpResponse{};
+        };
+    };
+    std::optional<HttpServer> server;
+    SECTION("a request handler") {
+        server.emplace(test_options(), throw_on("/throw"));
     }
-    CHECK(received.load() == SIGUSR2);
-    // Unblock while the no-op handler is still installed: a signal left pending goes there.
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    ::sigaction(SIGUSR2, &previous_action, nullptr);
+    SECTION("a deferred answer's start") {
+        server.emplace(test_options(), [](HttpRequest&&) {
+            return HttpResponse::later(
+                [](HttpResponder) { throw std::logic_error("broken invariant on /throw"); });
+        });
+    }
+    SECTION("a periodic task") {
+        server.emplace(test_options(), throw_on("/never"));
+        server->every(10ms, [] { throw std::logic_error("broken invariant on /throw"); });
+    }
+    SECTION("a posted function") {
+        server.emplace(test_options(), throw_on("/never"));
+        server->post([] { throw std::logic_error("broken invariant on /throw"); });
+    }
+    auto port = server->listen();
+    REQUIRE(port);
+    std::exception_ptr thrown;
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool returned = false;
+    std::thread runner([&] {
+        try {
+            server->run();
+        } catch (...) {
+            thrown = std::current_exception();
+        }
+        std::lock_guard lock(mutex);
+        returned = true;
+        changed.notify_all();
+    });
+    Client client(*port);
+    REQUIRE(client.connected());
+    REQUIRE(client.send(get("/throw")));
+    bool ended = false;
+    {
+        std::unique_lock lock(mutex);
+        ended = changed.wait_for(lock, 2s, [&] { return returned; });
+    }
+    if (!ended) {
+        server->stop(); // the check below fails; do not hang
+    }
+    runner.join();
+    CHECK(ended);
+    REQUIRE(thrown);
+    CHECK_THROWS_WITH(std::rethrow_exception(thrown), "broken invariant on /throw");
+    server.reset();
+    CHECK(client.closed_within(1s)); // destroying the server closes what it held
 }
 
 TEST_CASE("HttpServer::shutdown", "[server]") {

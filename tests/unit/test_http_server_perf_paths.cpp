@@ -1,7 +1,7 @@
-// The listener's fast paths (core/server/http_server.cpp): requests parsed from what is already
-// buffered, the idle read sized by the previous request, bodies reserved with simdjson's
-// padding, answers written at once with the rest asynchronously, pipelined bursts. Behaviour
-// only: raw POSIX sockets, every read and write bounded.
+// The listener's fast paths (core/server/session.hpp, response_writer.cpp): requests parsed from
+// what is already buffered, the idle read sized by the previous request, bodies reserved with
+// simdjson's padding, answers written at once with the rest asynchronously, pipelined bursts.
+// Behaviour only: raw POSIX sockets, every read and write bounded.
 #include "core/server/http_server.hpp"
 #include "core/util/fd.hpp"
 
