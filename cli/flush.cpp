@@ -142,6 +142,7 @@ int run_flush(const FlushOptions& options) {
     delivery_options.rebatch = options.payload_ids == "new";
     delivery_options.max_bytes_per_payload = batch_bytes;
     delivery_options.dry_run = options.dry_run;
+    delivery_options.command = "flush";
     // The sender reports the outcomes of the requests that ended together before it starts
     // another: their progress records go in one write.
     delivery_options.batch_progress = sender != nullptr;

@@ -228,6 +228,7 @@ int run_serve(const ServeOptions& options) {
         // they keep their IDs, in case the upstream got them after all.
         delivery_options.rebatch = options.durable;
         delivery_options.max_bytes_per_payload = publisher_options.batch_bytes;
+        delivery_options.command = "serve";
         delivery_options.index_for = [writer =
                                           spool_writer.get()](const std::filesystem::path& path) {
             return writer->index_of(path);

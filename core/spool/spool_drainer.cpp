@@ -9,10 +9,10 @@ namespace evrelay {
 SpoolDrainer::SpoolDrainer(SpoolDirectory directory, PayloadSink& sink, SpoolingListener& listener,
                            SpoolDeliveryOptions options, std::chrono::milliseconds interval,
                            std::chrono::milliseconds max_interval)
-    : m_directory(directory), m_listener(listener),
+    : m_directory(directory), m_listener(listener), m_command(options.command),
       m_delivery(std::move(directory), sink, std::move(options),
-                 [](const InputProblem& problem) {
-                     spdlog::warn("spool: {}:{}: (byte {}) {}; kept in bad/", problem.file,
+                 [command = m_command](const InputProblem& problem) {
+                     spdlog::warn("{}: {}:{}: (byte {}) {}; kept in bad/", command, problem.file,
                                   problem.line, problem.offset, problem.message);
                  }),
       m_interval(interval), m_max_interval(std::max(interval, max_interval)) {
@@ -96,11 +96,12 @@ void SpoolDrainer::loop() {
         auto lock = util::FileLock::acquire(m_directory.delivery_lock_path().string(),
                                             std::chrono::milliseconds::zero());
         if (!lock) {
-            spdlog::error("spool: {}", lock.error().message);
+            spdlog::error("{}: {}", m_command, lock.error().message);
             continue;
         }
         if (!lock->has_value()) {
-            spdlog::debug("spool: another process is delivering the spool; skipping this round");
+            spdlog::debug("{}: another process is delivering the spool; skipping this round",
+                          m_command);
             continue;
         }
         const std::uint64_t delivered_before = m_stats.payloads_delivered.load();
@@ -109,7 +110,7 @@ void SpoolDrainer::loop() {
         const std::uint64_t delivered = m_stats.payloads_delivered.load() - delivered_before;
         const std::uint64_t kept = m_stats.payloads_kept.load() - kept_before;
         if (delivered > 0) {
-            spdlog::info("spool: delivered {} payload(s) from the spool{}", delivered,
+            spdlog::info("{}: delivered {} payload(s) from the spool{}", m_command, delivered,
                          kept > 0 ? fmt::format("; {} kept for later", kept) : std::string());
         }
         wait = delivered == 0 && kept > 0 ? std::min(wait * 2, m_max_interval) : m_interval;

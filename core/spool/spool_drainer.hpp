@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace evrelay {
@@ -14,7 +15,8 @@ namespace evrelay {
 // A forwarding serve's background delivery of its own spool (SPEC §7): every `interval`, and at
 // once when woken (a segment was closed, SIGHUP changed credentials), it takes the spool's
 // delivery lock without waiting — a running `flush` has it otherwise, and then this round is
-// skipped — and runs one SpoolDelivery pass. A pass that delivered nothing (the upstream is down
+// skipped — and runs one SpoolDelivery pass. Its log lines and its passes' start with
+// options.command (serve sets "serve"). A pass that delivered nothing (the upstream is down
 // or refuses the credential) doubles the wait, up to `max_interval`, so that a large spool is not
 // re-read every few seconds while the upstream is away. One thread.
 class SpoolDrainer {
@@ -43,6 +45,7 @@ class SpoolDrainer {
 
     SpoolDirectory m_directory;
     SpoolingListener& m_listener;
+    std::string m_command; // options.command: the prefix of its log lines
     SpoolDelivery m_delivery;
     SpoolDeliveryStats m_stats;
     std::chrono::milliseconds m_interval, m_max_interval;

@@ -2,9 +2,12 @@
 
 #include "core/model/endpoint.hpp"
 #include "core/model/metadata.hpp"
+#include "core/util/error.hpp"
+#include "core/util/fd.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -28,5 +31,23 @@ struct SpoolLineIndex {
 };
 
 using SpoolSegmentIndex = std::vector<SpoolLineIndex>;
+
+// A segment opened for reading through its index: each line's events are read where the index
+// says they are (pread), without reading or validating the rest of the line.
+class SpoolIndexedSegment {
+  public:
+    static Result<SpoolIndexedSegment> open(const std::filesystem::path& path);
+
+    // Reads the events array (object) of `entry`'s line into `out`, replacing what it held (a
+    // buffer the caller reuses from line to line).
+    Result<void> read_events(const SpoolLineIndex& entry, std::string& out) const;
+
+  private:
+    SpoolIndexedSegment(std::filesystem::path path, util::Fd fd)
+        : m_path(std::move(path)), m_fd(std::move(fd)) {}
+
+    std::filesystem::path m_path;
+    util::Fd m_fd;
+};
 
 } // namespace evrelay

@@ -236,6 +236,12 @@ void SpoolWriter::lead_open_group(std::unique_lock<std::mutex>& lock) {
         if (!written) {
             count_error(written.error());
         }
+        // Caught here, not in cli/main.cpp, on purpose: a completion is its caller's code run on
+        // a thread that is not the caller's — the committer, or whichever appender leads the
+        // group — so an exception from it can never reach main. Let through, it would end the
+        // committer (std::terminate) or come out of an unrelated post's append(), skipping the
+        // other completions of the group (their posts never answered) and leaving m_completing
+        // raised (close() would wait forever). Logged, and the others still run.
         try {
             done(written);
         } catch (const std::exception& e) {

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "core/model/counters.hpp"
-#include "core/model/payload.hpp"
 #include "core/model/delivery_listener.hpp"
+#include "core/model/payload.hpp"
 
 #include <atomic>
 

@@ -1,17 +1,19 @@
 #include "tests/support/scratch_dir.hpp"
 
-#include "core/upstream/sender_split.hpp"
 #include "core/spool/spool_delivery.hpp"
 #include "core/spool/spool_writer.hpp"
 #include "core/spool/spooling_listener.hpp"
+#include "core/upstream/sender_split.hpp"
 #include "core/util/gzip.hpp"
 #include "core/util/uuid.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <deque>
@@ -42,6 +44,42 @@ class QuietLog {
     QuietLog& operator=(const QuietLog&) = delete;
 
   private:
+    std::shared_ptr<spdlog::logger> m_previous;
+};
+
+// Captures log lines while alive (inside a Harness: it replaces QuietLog's logger) and restores
+// the previous default logger afterwards.
+class LogCapture {
+  public:
+    LogCapture() : m_sink(std::make_shared<Sink>()), m_previous(spdlog::default_logger()) {
+        auto logger = std::make_shared<spdlog::logger>("spool-delivery-capture", m_sink);
+        logger->set_level(spdlog::level::debug);
+        spdlog::set_default_logger(logger);
+    }
+    ~LogCapture() { spdlog::set_default_logger(m_previous); }
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+
+    std::vector<std::string> lines() const { return m_sink->lines(); }
+
+  private:
+    class Sink : public spdlog::sinks::base_sink<std::mutex> {
+      public:
+        std::vector<std::string> lines() {
+            std::lock_guard lock(mutex_);
+            return m_lines;
+        }
+
+      protected:
+        void sink_it_(const spdlog::details::log_msg& msg) override {
+            m_lines.emplace_back(msg.payload.data(), msg.payload.size());
+        }
+        void flush_() override {}
+
+      private:
+        std::vector<std::string> m_lines;
+    };
+    std::shared_ptr<Sink> m_sink;
     std::shared_ptr<spdlog::logger> m_previous;
 };
 
@@ -694,6 +732,43 @@ TEST_CASE("SpoolDelivery: a torn last line is skipped, not malformed", "[spool]"
     CHECK(regular_files(h.spool.bad_dir()).empty());
     CHECK(regular_files(h.root()).empty());
     CHECK(stats.segments_removed.load() == 1);
+}
+
+TEST_CASE("SpoolDelivery: log lines start with the caller's command", "[spool]") {
+    Harness h;
+    LogCapture log;
+    const std::string command = GENERATE(std::string("serve"), std::string("flush"));
+    CAPTURE(command);
+    // What a pass reports: a segment left open (delivery), its torn last line (the segment's
+    // reading), malformed data in an incoming/ file (the ingest).
+    std::string torn = line_of("torn");
+    torn.resize(torn.size() / 2);
+    h.write_segment(segment_name(1, ".open"), line_of("a") + torn);
+    h.write_incoming("events.ndjson", R"({"kind":"custom","key":"n1"})"
+                                      "\nnot json\n");
+    SpoolDeliveryOptions options;
+    options.command = command;
+    SpoolDeliveryStats& stats = h.pass(options);
+    CHECK(stats.torn_lines.load() == 1);
+    CHECK(stats.files_ingested.load() == 1);
+
+    const std::vector<std::string> lines = log.lines();
+    std::string all;
+    for (const std::string& line : lines) {
+        all += line + "\n";
+    }
+    INFO(all);
+    const auto logged = [&](const std::string& needle) {
+        return std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
+            return line.rfind(command + ": ", 0) == 0 && line.find(needle) != std::string::npos;
+        });
+    };
+    CHECK(logged("was left open by a writer that stopped"));
+    CHECK(logged("torn last line"));
+    CHECK(logged("holds malformed data"));
+    for (const std::string& line : lines) {
+        CHECK(line.rfind(command + ": ", 0) == 0);
+    }
 }
 
 TEST_CASE("SpoolDelivery: --max-age drops old lines", "[spool]") {
@@ -1656,8 +1731,8 @@ TEST_CASE("SpoolDelivery: rebatch drops a repeat of a line sent in a recorded ba
 TEST_CASE("SpoolDelivery: rebatch with --max-age and a malformed line", "[spool]") {
     Harness h;
     const std::string name = segment_name(1);
-    h.write_segment(name, line_of("a") + line_of("old", 1, k_now - 48h) + "garbage\n" +
-                              line_of("b"));
+    h.write_segment(name,
+                    line_of("a") + line_of("old", 1, k_now - 48h) + "garbage\n" + line_of("b"));
     SpoolDeliveryOptions options = rebatch_options();
     options.max_age = 24h;
     SpoolDeliveryStats& stats = h.pass(options);
