@@ -2,6 +2,7 @@
 
 #include "exit_status.hpp"
 
+#include "core/config/ignored_settings.hpp"
 #include "core/config/settings_precedence.hpp"
 #include "core/inbound/capture_writer.hpp"
 #include "core/inbound/inbound_handler.hpp"
@@ -126,6 +127,7 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
 
 int run_serve(const ServeOptions& options) {
     UpstreamSettings settings = resolve_upstream_settings(options.upstream);
+    warn_about_ignored_settings(settings.config);
 
     // SPEC §9: flags > environment variables > config file > defaults.
     const auto serve_config = resolve_serve_config(serve_flags(options), settings.config);
@@ -330,6 +332,7 @@ int run_serve(const ServeOptions& options) {
                               "keeping the old one");
                 return;
             }
+            warn_about_ignored_settings(reloaded->config);
             const std::size_t count = reloaded->environments.environments.size();
             environments.replace(std::move(reloaded->environments.environments));
             spdlog::info("serve: SIGHUP: configuration reloaded; {} environment(s)", count);
