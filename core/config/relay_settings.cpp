@@ -183,13 +183,18 @@ constexpr RelaySetting setting(std::string_view section, std::string_view key,
     } else if constexpr (is_vector<Field>::value) {
         bare = BareKey::empties;
     }
-    return RelaySetting{
-        section,      key, variable, std::is_same_v<Owner, Environment>, bare, &store<field, parse>,
-        &reset<field>};
+    return RelaySetting{.section = section,
+                        .key = key,
+                        .variable = variable,
+                        .per_environment = std::is_same_v<Owner, Environment>,
+                        .bare = bare,
+                        .store = &store<field, parse>,
+                        .reset = &reset<field>};
 }
 
-// Relay's names (SPEC §9). The file names a key [Section] key; a variable of an environment is
-// its prefix followed by the environment's name, verbatim (underscores and dashes included).
+// Relay's names (SPEC §9): a file key is written under its [Section]; the variable of an
+// environment's setting is its prefix followed by the environment's name, verbatim (underscores
+// and dashes included).
 constexpr RelaySetting k_settings[] = {
     setting<&RelayConfig::port, parse_port>("Main", "port", "PORT"),
     setting<&RelayConfig::send_events, parse_boolean>("Events", "sendEvents", "USE_EVENTS"),
