@@ -69,61 +69,35 @@ void add_batch_options(CLI::App& command, BatchOptions& options,
                            max_pending_default + ")");
 }
 
+UpstreamFlags upstream_flags(const UpstreamOptions& options) {
+    UpstreamFlags flags;
+    flags.config_file = options.config_file;
+    flags.credentials = options.credentials;
+    flags.events_uri = options.events_uri;
+    flags.proxy = options.proxy;
+    flags.ca_cert = options.ca_cert;
+    return flags;
+}
+
 UpstreamSettings resolve_upstream_settings(const UpstreamOptions& options) {
+    auto resolved = load_upstream_config(upstream_flags(options));
+    if (!resolved) {
+        throw ConfigError(resolved.error().message);
+    }
     UpstreamSettings settings;
-    // SPEC §9, lowest priority first: the config file, then environment variables, then flags.
-    if (options.config_file) {
-        auto file = read_relay_config_file(*options.config_file);
-        if (!file) {
-            throw ConfigError(file.error().message);
-        }
-        settings.config = std::move(*file);
-    }
-    auto environment = relay_config_from_process_environment();
-    if (!environment) {
-        throw ConfigError(environment.error().message);
-    }
-    settings.config = merge_relay_config(std::move(settings.config), *environment);
-    // Checked after the merge: a variable may add origins to an environment the file keys.
-    if (auto checked = check_relay_config(settings.config); !checked) {
-        throw ConfigError(checked.error().message);
-    }
-
-    auto environments = resolve_environments(settings.config, options.credentials);
-    if (!environments) {
-        throw ConfigError(environments.error().message);
-    }
-    settings.environments = std::move(*environments);
-
+    settings.config = std::move(resolved->config);
+    settings.environments = std::move(resolved->environments);
     SenderOptions& sender = settings.sender;
-    if (options.events_uri) {
-        sender.events_uri = *options.events_uri;
-    } else if (settings.config.events_uri) {
-        sender.events_uri = *settings.config.events_uri;
-    }
+    sender.events_uri = std::move(resolved->events_uri);
+    sender.proxy = std::move(resolved->proxy);
+    sender.ca_cert = std::move(resolved->ca_cert);
+    // Flags only: Relay's configuration has no say in these.
     sender.gzip = !options.no_gzip;
     sender.gzip_level = options.gzip_level;
     sender.retries = options.retries;
     sender.retry_delay = duration_flag("--retry-delay", options.retry_delay);
     sender.request_timeout = duration_flag("--request-timeout", options.request_timeout);
     sender.max_concurrent_requests = static_cast<std::size_t>(options.max_connections);
-    if (options.proxy) {
-        sender.proxy = *options.proxy;
-    } else if (settings.config.proxy_url) {
-        sender.proxy = *settings.config.proxy_url;
-        if (settings.config.proxy_user) {
-            // curl takes the credentials in the URL's userinfo.
-            const auto scheme_end = sender.proxy.find("://");
-            const auto insert_at = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-            sender.proxy.insert(insert_at, *settings.config.proxy_user + ":" +
-                                               settings.config.proxy_password.value_or("") + "@");
-        }
-    }
-    if (options.ca_cert) {
-        sender.ca_cert = *options.ca_cert;
-    } else if (!settings.config.ca_cert_files.empty()) {
-        sender.ca_cert = settings.config.ca_cert_files.front();
-    }
     return settings;
 }
 

@@ -1,8 +1,7 @@
 #pragma once
 
-#include "core/config/environment_resolution.hpp"
+#include "core/config/settings_precedence.hpp"
 #include "core/pipeline/publisher.hpp"
-#include "core/config/relay_config.hpp"
 #include "core/upstream/sender.hpp"
 
 #include <CLI/CLI.hpp>
@@ -30,7 +29,7 @@ struct UpstreamOptions {
 };
 
 struct BatchOptions {
-    std::size_t batch_size = 1000;
+    std::size_t batch_size = k_default_batch_size;
     std::string batch_bytes = "4MiB";
     std::string max_pending; // default chosen per command
 };
@@ -43,6 +42,9 @@ void add_batch_options(CLI::App& command, BatchOptions& options,
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text);
 std::size_t size_flag(const std::string& flag, const std::string& text);
 
+// The flags that Relay's configuration can also give, for core/config's precedence rules.
+UpstreamFlags upstream_flags(const UpstreamOptions& options);
+
 // What the flags, the environment variables and the config file say together (SPEC §9).
 struct UpstreamSettings {
     RelayConfig config; // file merged with environment variables
@@ -50,8 +52,8 @@ struct UpstreamSettings {
     SenderOptions sender;
 };
 
-// Throws ConfigError (exit 78) for a bad config file or environment, CLI::ValidationError (exit
-// 64) for a bad flag value.
+// At start-up (SIGHUP uses load_upstream_config). Throws ConfigError (exit 78) for a bad config
+// file or environment, CLI::ValidationError (exit 64) for a bad flag value.
 UpstreamSettings resolve_upstream_settings(const UpstreamOptions& options);
 PublisherOptions resolve_publisher_options(const BatchOptions& options,
                                            std::size_t& max_pending_bytes);

@@ -3,18 +3,20 @@
 #include "exit_status.hpp"
 #include "signal_watcher.hpp"
 
+#include "core/config/ignored_settings.hpp"
+#include "core/config/settings_precedence.hpp"
 #include "core/inbound/capture_writer.hpp"
+#include "core/inbound/inbound_handler.hpp"
+#include "core/inbound/status_report.hpp"
 #include "core/model/counters.hpp"
 #include "core/pipeline/delivery_ledger.hpp"
 #include "core/pipeline/dispatcher.hpp"
-#include "core/inbound/inbound_handler.hpp"
-#include "core/upstream/sender.hpp"
+#include "core/pipeline/upstream_state.hpp"
 #include "core/server/http_server.hpp"
 #include "core/spool/spool_drainer.hpp"
 #include "core/spool/spool_writer.hpp"
 #include "core/spool/spooling_listener.hpp"
-#include "core/inbound/status_report.hpp"
-#include "core/pipeline/upstream_state.hpp"
+#include "core/upstream/sender.hpp"
 #include "core/util/byte_size.hpp"
 #include "core/util/duration.hpp"
 
@@ -29,8 +31,6 @@ namespace evrelay {
 namespace {
 
 constexpr const char* k_default_serve_max_pending = "256MiB";
-constexpr std::uint16_t k_default_port = 8030; // Relay's
-constexpr std::chrono::milliseconds k_default_flush_interval{5000};
 
 std::string_view signal_name(int signal) {
     switch (signal) {
@@ -45,6 +45,21 @@ std::string_view signal_name(int signal) {
     default:
         return "signal";
     }
+}
+
+// The flags of serve that Relay's configuration can also give, as values; throws
+// CLI::ValidationError for one that does not parse.
+ServeFlags serve_flags(const ServeOptions& options) {
+    ServeFlags flags;
+    flags.port = options.port;
+    if (options.flush_interval) {
+        flags.flush_interval = duration_flag("--flush-interval", *options.flush_interval);
+    }
+    if (options.batch_size_given) {
+        flags.batch_size = options.batch.batch_size;
+    }
+    flags.no_forward = options.no_forward;
+    return flags;
 }
 
 } // namespace
@@ -113,42 +128,31 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
 
 int run_serve(const ServeOptions& options) {
     UpstreamSettings settings = resolve_upstream_settings(options.upstream);
-    const RelayConfig& config = settings.config;
+    warn_about_ignored_settings(settings.config);
 
-    // SPEC §9: flags > environment variables > config file > defaults; `config` is already the
-    // merge of the file and the variables.
+    // SPEC §9: flags > environment variables > config file > defaults.
+    const auto serve_config = resolve_serve_config(serve_flags(options), settings.config);
+    if (!serve_config) {
+        if (serve_config.error().kind == ErrorKind::invalid_input) {
+            throw CLI::ValidationError(serve_config.error().message);
+        }
+        throw ConfigError(serve_config.error().message);
+    }
     std::size_t max_pending = 0;
     BatchOptions batch = options.batch;
-    if (!options.batch_size_given && config.capacity) {
-        batch.batch_size = *config.capacity;
-    }
+    batch.batch_size = serve_config->batch_size;
     PublisherOptions publisher_options = resolve_publisher_options(batch, max_pending);
     // An HTTP handler must not wait for room: what does not fit overflows (SPEC §3).
     publisher_options.wait_for_room = false;
-
-    std::chrono::milliseconds flush_interval = k_default_flush_interval;
-    if (options.flush_interval) {
-        flush_interval = duration_flag("--flush-interval", *options.flush_interval);
-    } else if (config.flush_interval) {
-        flush_interval = *config.flush_interval;
-    }
-    if (flush_interval <= std::chrono::milliseconds::zero()) {
-        throw CLI::ValidationError("--flush-interval", "must be greater than 0");
-    }
-    int port = k_default_port;
-    if (options.port) {
-        port = *options.port;
-    } else if (config.port) {
-        port = *config.port;
-    }
+    const std::chrono::milliseconds flush_interval = serve_config->flush_interval;
+    const int port = serve_config->port;
     const auto shutdown_timeout = duration_flag("--shutdown-timeout", options.shutdown_timeout);
     const std::size_t max_body = size_flag("--max-body", options.max_body);
 
-    bool no_forward = options.no_forward;
-    if (!no_forward && config.send_events && !*config.send_events) {
+    const bool no_forward = !serve_config->forward;
+    if (serve_config->forward_off_by_config && !options.no_forward) {
         spdlog::info(
             "serve: sendEvents/USE_EVENTS is false; events are accepted but not forwarded");
-        no_forward = true;
     }
     if (settings.environments.environments.empty() && !options.offline) {
         throw ConfigError("no environments: give --sdk-key, --mobile-key or --env-id, or --config "
@@ -318,25 +322,28 @@ int run_serve(const ServeOptions& options) {
             spdlog::info("serve: SIGUSR1 received; flushing");
             dispatcher.flush_all();
             return;
-        case SIGHUP:
+        case SIGHUP: {
             // SPEC §9: a config that fails to parse is rejected and the old one kept.
-            try {
-                UpstreamSettings reloaded = resolve_upstream_settings(options.upstream);
-                if (reloaded.environments.environments.empty()) {
-                    spdlog::error("serve: SIGHUP: the new configuration has no environments; "
-                                  "keeping the old one");
-                    return;
-                }
-                const std::size_t count = reloaded.environments.environments.size();
-                environments.replace(std::move(reloaded.environments.environments));
-                spdlog::info("serve: SIGHUP: configuration reloaded; {} environment(s)", count);
-                if (drainer) {
-                    drainer->wake(); // a new key may let spooled payloads through
-                }
-            } catch (const std::exception& error) {
-                spdlog::error("serve: SIGHUP: {}; keeping the old configuration", error.what());
+            auto reloaded = load_upstream_config(upstream_flags(options.upstream));
+            if (!reloaded) {
+                spdlog::error("serve: SIGHUP: {}; keeping the old configuration",
+                              reloaded.error().message);
+                return;
+            }
+            if (reloaded->environments.environments.empty()) {
+                spdlog::error("serve: SIGHUP: the new configuration has no environments; "
+                              "keeping the old one");
+                return;
+            }
+            warn_about_ignored_settings(reloaded->config);
+            const std::size_t count = reloaded->environments.environments.size();
+            environments.replace(std::move(reloaded->environments.environments));
+            spdlog::info("serve: SIGHUP: configuration reloaded; {} environment(s)", count);
+            if (drainer) {
+                drainer->wake(); // a new key may let spooled payloads through
             }
             return;
+        }
         default:
             if (stopping.exchange(true)) {
                 return;

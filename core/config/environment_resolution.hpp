@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/model/environment.hpp"
 #include "core/config/relay_config.hpp"
+#include "core/model/environment.hpp"
 #include "core/util/error.hpp"
 
 #include <optional>

@@ -27,10 +27,15 @@ struct RelayConfig {
     std::optional<std::string> proxy_password;
     std::vector<std::string> ca_cert_files;
     std::vector<Environment> environments; // in file order
+
+    bool operator==(const RelayConfig&) const = default;
 };
 
-// Reads Relay's git-config style file: [Main] port; [Events] sendEvents, eventsUri,
-// flushInterval, capacity, inlineUsers; [Environment "NAME"] sdkKey, mobileKey, envId,
+// The keys of the file and the variables, how each is parsed and where it goes, are one table:
+// relay_settings.hpp. `inline_users` is read but not acted on (ignored_settings.hpp).
+
+// Reads Relay's git-config style file (util::GcfgReader): [Main] port; [Events] sendEvents,
+// eventsUri, flushInterval, capacity, inlineUsers; [Environment "NAME"] sdkKey, mobileKey, envId,
 // allowedOrigin, allowedHeader (repeatable); [Proxy] url, user, password, caCertFiles.
 // Unknown sections and keys are ignored (debug log). Errors name the file and line.
 Result<RelayConfig> read_relay_config_file(const std::string& path);

@@ -1,0 +1,98 @@
+#include "core/config/settings_precedence.hpp"
+
+#include <utility>
+
+namespace evrelay {
+
+namespace {
+
+// The flag if given, else the configuration's value (the variables' or the file's), else the
+// default.
+template <class T, class U>
+T pick(const std::optional<T>& flag, const std::optional<U>& configured, T fallback) {
+    if (flag) {
+        return *flag;
+    }
+    if (configured) {
+        return T(*configured);
+    }
+    return fallback;
+}
+
+} // namespace
+
+std::string proxy_url_with_credentials(const std::string& url, const std::string& user,
+                                       const std::string& password) {
+    std::string spliced = url;
+    const auto scheme_end = spliced.find("://");
+    const auto insert_at = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+    spliced.insert(insert_at, user + ":" + password + "@");
+    return spliced;
+}
+
+Result<UpstreamConfig> resolve_upstream_config(const UpstreamFlags& flags, const RelayConfig& file,
+                                               const RelayConfig& variables) {
+    UpstreamConfig resolved;
+    resolved.config = merge_relay_config(file, variables);
+    // Checked after the merge: a variable may add origins to an environment the file keys.
+    if (auto checked = check_relay_config(resolved.config); !checked) {
+        return tl::unexpected(checked.error());
+    }
+    auto environments = resolve_environments(resolved.config, flags.credentials);
+    if (!environments) {
+        return tl::unexpected(environments.error());
+    }
+    resolved.environments = std::move(*environments);
+
+    const RelayConfig& config = resolved.config;
+    resolved.events_uri =
+        pick(flags.events_uri, config.events_uri, std::string(k_default_events_uri));
+    // --proxy replaces the configured proxy with its credentials.
+    if (flags.proxy) {
+        resolved.proxy = *flags.proxy;
+    } else if (config.proxy_url) {
+        resolved.proxy = config.proxy_user
+                             ? proxy_url_with_credentials(*config.proxy_url, *config.proxy_user,
+                                                          config.proxy_password.value_or(""))
+                             : *config.proxy_url;
+    }
+    if (flags.ca_cert) {
+        resolved.ca_cert = *flags.ca_cert;
+    } else if (!config.ca_cert_files.empty()) {
+        resolved.ca_cert = config.ca_cert_files.front();
+    }
+    return resolved;
+}
+
+Result<UpstreamConfig> load_upstream_config(const UpstreamFlags& flags) {
+    RelayConfig file;
+    if (flags.config_file) {
+        auto read = read_relay_config_file(*flags.config_file);
+        if (!read) {
+            return tl::unexpected(read.error());
+        }
+        file = std::move(*read);
+    }
+    auto variables = relay_config_from_process_environment();
+    if (!variables) {
+        return tl::unexpected(variables.error());
+    }
+    return resolve_upstream_config(flags, file, *variables);
+}
+
+Result<ServeConfig> resolve_serve_config(const ServeFlags& flags, const RelayConfig& config) {
+    ServeConfig resolved;
+    resolved.port = pick(flags.port, config.port, k_default_port);
+    resolved.flush_interval =
+        pick(flags.flush_interval, config.flush_interval, k_default_flush_interval);
+    if (resolved.flush_interval <= std::chrono::milliseconds::zero()) {
+        // The file and the variables cannot give one (their parser refuses it): the flag did.
+        return make_error(ErrorKind::invalid_input, "--flush-interval: must be greater than 0");
+    }
+    resolved.batch_size = pick(flags.batch_size, config.capacity, k_default_batch_size);
+    resolved.forward_off_by_config = config.send_events && !*config.send_events;
+    resolved.forward = !flags.no_forward && !resolved.forward_off_by_config;
+    return resolved;
+}
+
+} // namespace evrelay

@@ -1,0 +1,82 @@
+#pragma once
+
+#include "core/config/environment_resolution.hpp"
+#include "core/config/relay_config.hpp"
+#include "core/util/error.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace evrelay {
+
+// SPEC §9: a setting comes from the command-line flag, else Relay's environment variable, else
+// Relay's configuration file, else the default below. The functions here take what the flags
+// gave as plain values (nullopt: the flag was not given; flag syntax is cli/'s business) and
+// Relay's file and variables as read (relay_config.hpp).
+
+// Relay's defaults.
+inline constexpr int k_default_port = 8030;
+inline constexpr std::chrono::milliseconds k_default_flush_interval{5000};
+inline constexpr std::string_view k_default_events_uri = "https://events.launchdarkly.com";
+inline constexpr std::size_t k_default_batch_size = 1000; // events per payload ([Events] capacity)
+
+// The flags of replay, serve and flush that Relay's configuration can also give.
+struct UpstreamFlags {
+    std::optional<std::string> config_file; // --config
+    CredentialFlags credentials;            // --env, --sdk-key, --mobile-key, --env-id
+    std::optional<std::string> events_uri;  // --events-uri
+    std::optional<std::string> proxy;       // --proxy
+    std::optional<std::string> ca_cert;     // --ca-cert
+};
+
+// Where and how payloads go upstream, and to which environments.
+struct UpstreamConfig {
+    RelayConfig config; // the file merged with the variables
+    ResolvedEnvironments environments;
+    std::string events_uri;
+    std::string proxy;   // a URL with any [Proxy] user and password in it; "" = libcurl's default
+    std::string ca_cert; // an extra CA bundle; "" = none
+};
+
+// The file and the variables merged (variables win), each environment checked for a
+// credential, then the flags applied. Errors are ErrorKind::config.
+Result<UpstreamConfig> resolve_upstream_config(const UpstreamFlags& flags, const RelayConfig& file,
+                                               const RelayConfig& variables);
+
+// Reads flags.config_file (when given) and the process's variables, then resolves as above:
+// what replay, serve and flush do at start-up, and serve again on SIGHUP. Errors are
+// ErrorKind::config, or ErrorKind::io for a config file that cannot be read.
+Result<UpstreamConfig> load_upstream_config(const UpstreamFlags& flags);
+
+// The flags of serve that Relay's configuration can also give.
+struct ServeFlags {
+    std::optional<int> port;                                 // --port
+    std::optional<std::chrono::milliseconds> flush_interval; // --flush-interval
+    std::optional<std::size_t> batch_size;                   // --batch-size
+    bool no_forward = false;                                 // --no-forward
+};
+
+struct ServeConfig {
+    int port = k_default_port;
+    std::chrono::milliseconds flush_interval = k_default_flush_interval;
+    std::size_t batch_size = k_default_batch_size; // --batch-size, else [Events] capacity
+    // Whether events go upstream: --no-forward turns forwarding off whatever the configuration
+    // says; otherwise [Events] sendEvents / USE_EVENTS (default true) decides.
+    bool forward = true;
+    bool forward_off_by_config = false; // sendEvents / USE_EVENTS is false (worth a log line)
+};
+
+// `config` is the file merged with the variables (UpstreamConfig::config). Fails with
+// ErrorKind::invalid_input naming the flag for a flag value that cannot work (a zero
+// --flush-interval).
+Result<ServeConfig> resolve_serve_config(const ServeFlags& flags, const RelayConfig& config);
+
+// curl takes proxy credentials in the URL's userinfo: "http://proxy:3128" with user "u" and
+// password "p" becomes "http://u:p@proxy:3128".
+std::string proxy_url_with_credentials(const std::string& url, const std::string& user,
+                                       const std::string& password);
+
+} // namespace evrelay
