@@ -40,6 +40,7 @@ trap 'rm -rf "$out"' EXIT
 
 # One clang-tidy per file, each writing its own output; -Wno-error: the compiler's warnings are
 # the build's business (-Werror there), only the checks of .clang-tidy count here.
+# shellcheck disable=SC2016 # the inner script's $1..$3 are its own arguments
 printf '%s\0' "${files[@]}" | xargs -0 -P "$jobs" -I{} sh -c '
     log=$2/$(printf "%s" "$3" | tr / _)
     "$1" -p "$0" --quiet --extra-arg=-Wno-error "$3" >"$log.out" 2>"$log.err"
