@@ -2,8 +2,9 @@
 # Serve benchmark (bench/README.md, "Serve"): wrk posts the fixed 50-event SDK payload
 # (tests/fixtures/bench-payload-50-events.json, schema 4) over 64 keep-alive connections to
 # `evrelay serve`, which forwards to a local upstream that reads, counts and discards the events
-# (bench/tools/bench_serve_sink.cpp), gzip off and gzip on; and, in the same run, the same load
-# against nginx answering 202 to any POST: the floor for HTTP handling on this machine.
+# (`bench_sink --count-events`, bench/tools/bench_sink.cpp), gzip off and gzip on; and, in the
+# same run, the same load against nginx answering 202 to any POST: the floor for HTTP handling on
+# this machine.
 #
 # Environment (all optional):
 #   BENCH_BUILD_DIR   build directory (default build-bench; configured RelWithDebInfo if missing)
@@ -39,7 +40,7 @@ payload=${BENCH_PAYLOAD:-$root/tests/fixtures/bench-payload-50-events.json}
 read -r -a serve_args <<<"${BENCH_SERVE_ARGS:-}"
 nginx_workers=${BENCH_NGINX_WORKERS:-2}
 limit=${BENCH_TIMEOUT:-60}
-tools=(bench_serve_sink)
+tools=(bench_sink)
 hz=$(getconf CLK_TCK)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -93,7 +94,7 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
     timeout 1800 cmake --build "$build" --target evrelay "${tools[@]}" -- -j2 >&2
 fi
 evrelay=$build/evrelay
-sink_tool=$build/bench/bench_serve_sink
+sink_tool=$build/bench/bench_sink
 for tool in "$evrelay" "$sink_tool"; do
     [[ -x $tool ]] || die "$tool is missing (build it, or unset BENCH_NO_BUILD)"
 done
@@ -135,7 +136,7 @@ loadavg() { cut -d' ' -f1 /proc/loadavg; }
 wrk_value() { # FILE KEY: from the "wrk_result" line of bench/serve-post.lua
     sed -n 's/^wrk_result //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
-sink_value() { # PORT KEY: from bench_serve_sink's /stats
+sink_value() { # PORT KEY: from the /stats of bench_sink --count-events
     curl -s --max-time 5 "http://127.0.0.1:$1/stats" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (b == 0) print "n/a"; else printf f, a / b }'; }
@@ -209,13 +210,13 @@ run_nginx() {
     stop_pid "$master"
 }
 
-# --- serve, forwarding to bench_serve_sink ---------------------------------------------------
+# --- serve, forwarding to bench_sink --count-events ------------------------------------------
 run_serve() { # NAME SERVE-ARGS...
     local name=$1
     shift
     local sink_dir=$work/sink-$name sink sink_port serve_port timer serve
     mkdir -p "$sink_dir"
-    "$sink_tool" >"$sink_dir/port" 2>"$sink_dir/stderr.log" &
+    "$sink_tool" --count-events >"$sink_dir/port" 2>"$sink_dir/stderr.log" &
     sink=$!
     pids+=("$sink")
     for _ in $(seq 50); do
@@ -223,8 +224,8 @@ run_serve() { # NAME SERVE-ARGS...
         sleep 0.1
     done
     sink_port=$(sed -n 's/^port=//p' "$sink_dir/port")
-    [[ -n $sink_port ]] || die "bench_serve_sink did not start: $(cat "$sink_dir/stderr.log")"
-    wait_http "http://127.0.0.1:$sink_port/stats" "$sink" bench_serve_sink
+    [[ -n $sink_port ]] || die "bench_sink did not start: $(cat "$sink_dir/stderr.log")"
+    wait_http "http://127.0.0.1:$sink_port/stats" "$sink" bench_sink
 
     serve_port=$(free_port)
     # /usr/bin/time gives serve's whole-life CPU and peak RSS as a cross-check; the figures of
@@ -242,7 +243,7 @@ run_serve() { # NAME SERVE-ARGS...
     [[ -n $serve ]] || die "serve did not start: $(cat "$work/serve-$name.log")"
     pids+=("$serve")
     wait_http "http://127.0.0.1:$serve_port/status" "$serve" "evrelay serve"
-    log "$name: serve pid $serve on 127.0.0.1:$serve_port $* ${serve_args[*]}, upstream bench_serve_sink pid $sink on $sink_port"
+    log "$name: serve pid $serve on 127.0.0.1:$serve_port $* ${serve_args[*]}, upstream bench_sink pid $sink on $sink_port"
 
     local sink_ticks_before sampler perf_pid=
     sink_ticks_before=$(cpu_ticks "$sink")

@@ -61,7 +61,7 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
             -DEVRELAY_TESTS=OFF >&2
     fi
     log "building evrelay and the bench tools"
-    timeout "$limit" cmake --build "$build" --target evrelay bench_gen_capture bench_serve_sink \
+    timeout "$limit" cmake --build "$build" --target evrelay bench_gen_capture bench_sink \
         -- -j2 >&2
 fi
 evrelay=$build/evrelay

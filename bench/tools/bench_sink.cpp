@@ -1,23 +1,43 @@
-// A minimal upstream for the replay benchmark: HTTP/1.1 over epoll on 127.0.0.1, keep-alive,
-// bodies with Content-Length or chunked (answering Expect: 100-continue), every body read in
-// full with large reads and discarded, every request answered 202 with an empty body.
-// GET /stats answers "requests=N body_bytes=M" (the POSTs so far) so that the benchmark can
-// check the payloads arrived.
+// The upstream of the benchmarks: HTTP/1.1 over epoll on 127.0.0.1, keep-alive, bodies with
+// Content-Length or chunked (answering Expect: 100-continue), every request answered 202 with an
+// empty body. Two modes:
 //
-// bench/replay.sh uses nginx by default and this sink with BENCH_SINK=bench_sink (no nginx, or to
-// cross-check the sink): receiving 2 GiB in 256 MiB POSTs cost nginx's worker 1.08 s of CPU and
-// this sink 1.16 s on the 2-core benchmark machine, so either leaves the cores to the replay.
+// - By default it reads every body in full with large reads and DISCARDS it (bench/replay.sh with
+//   BENCH_SINK=bench_sink, no nginx, or to cross-check nginx): receiving 2 GiB in 256 MiB POSTs
+//   cost nginx's worker 1.08 s of CPU and this sink 1.16 s on the 2-core benchmark machine, so
+//   either leaves the cores to the replay.
+// - With --count-events (bench/serve.sh) it also COUNTS the events it receives, so that the
+//   benchmark can check that every event `serve` accepted reached the upstream instead of
+//   assuming it. Each request body is kept until it is complete (a Content-Length body is read
+//   straight into its buffer), gunzipped when it says `Content-Encoding: gzip`, and its top-level
+//   array elements are counted from simdjson's structural index (count_events). Counting by JSON
+//   structure, not by searching for `"kind":`, matters: the fixture's events nest objects that
+//   have a `kind` of their own (`"reason":{"kind":"RULE_MATCH",…}`). A body that is not a JSON
+//   array is counted as `other_bodies` (diagnostic events are objects) and a body whose brackets
+//   do not balance, or with invalid UTF-8 or an unclosed string, as `bad_bodies`.
 //
-//   bench_sink [--port N]     (0 or absent: an ephemeral port; prints "port=N" once listening)
+//   bench_sink [--port N] [--count-events]
+//       (port 0 or absent: an ephemeral port; prints "port=N" once listening)
+//
+// `GET /stats` answers one line (the POSTs so far), and the same line goes to stderr on SIGTERM:
+//   requests=N body_bytes=N                     (bytes as received)
+// or, with --count-events,
+//   requests=N body_bytes=N wire_bytes=N events=N gzip_bodies=N other_bodies=N bad_bodies=N
+// (body_bytes after gunzip, wire_bytes as received).
 
+#include "core/util/gzip.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
 #include <arpa/inet.h>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <memory>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,27 +51,91 @@
 namespace {
 
 constexpr std::size_t k_read_bytes = 1u << 20;
+// Counting: after a request whose body was larger than k_copy_body_bytes, the next read between
+// requests takes only a head's worth (k_head_read_bytes): the rest of a big body then goes
+// straight into its buffer. Smaller bodies are cheaper to copy than to read with a syscall of
+// their own. (Discarding, every read is a large one: nothing is copied.)
+constexpr std::size_t k_head_read_bytes = 4096;
+constexpr std::size_t k_copy_body_bytes = 64u << 10;
 constexpr std::size_t k_max_head_bytes = 64u << 10;
+constexpr std::size_t k_max_body_bytes = 256u << 20; // counting; discarded bodies have no limit
 constexpr std::string_view k_accepted = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
 constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-std::uint64_t g_requests = 0;
-std::uint64_t g_body_bytes = 0;
+struct Totals {
+    std::uint64_t requests = 0;
+    std::uint64_t body_bytes = 0;
+    std::uint64_t wire_bytes = 0;
+    std::uint64_t events = 0;
+    std::uint64_t gzip_bodies = 0;
+    std::uint64_t other_bodies = 0;
+    std::uint64_t bad_bodies = 0;
+};
+
+Totals g_totals;
+bool g_count_events = false; // --count-events; otherwise bodies are discarded as they arrive
 volatile std::sig_atomic_t g_stop = 0;
 
 enum class State { head, body_length, chunk_size, chunk_data, chunk_data_end, trailers };
+
+// A request body: grows by doubling, is never zero-filled, keeps its capacity between requests
+// and always has simdjson's padding after its bytes, so that the socket is read straight into it
+// and it is counted in place (each copy of the ~400 KB bodies costs the sink CPU that serve,
+// sharing the two cores, would otherwise have).
+struct BodyBuffer {
+    std::unique_ptr<char[]> bytes;
+    std::size_t size = 0;
+    std::size_t capacity = 0; // not counting the padding
+
+    // Room for `n` more bytes after the body, returned as where they go.
+    char* tail(std::size_t n) {
+        if (size + n > capacity) {
+            const std::size_t grown = std::max(size + n, capacity * 2);
+            auto bigger =
+                std::make_unique_for_overwrite<char[]>(grown + simdjson::SIMDJSON_PADDING);
+            if (size > 0) {
+                std::memcpy(bigger.get(), bytes.get(), size);
+            }
+            bytes = std::move(bigger);
+            capacity = grown;
+        }
+        return bytes.get() + size;
+    }
+    void append(std::string_view data) {
+        std::memcpy(tail(data.size()), data.data(), data.size());
+        size += data.size();
+    }
+    std::string_view view() const { return {bytes.get(), size}; }
+    void clear() { size = 0; }
+};
 
 struct Connection {
     int fd = -1;
     State state = State::head;
     std::string line; // the request head, or a chunk-size / trailer line
+    BodyBuffer body;  // counting only
     std::uint64_t remaining = 0;
+    std::size_t last_body_size = 0; // of the previous request: sizes the next head read
+    bool gzip = false;
     bool is_stats = false;
     bool close_after = false;
     bool closing = false;
     bool watching_out = false; // EPOLLOUT registered
     std::string out;
 };
+
+std::string stats_line() {
+    std::string line = "requests=" + std::to_string(g_totals.requests) +
+                       " body_bytes=" + std::to_string(g_totals.body_bytes);
+    if (!g_count_events) {
+        return line + "\n";
+    }
+    return line + " wire_bytes=" + std::to_string(g_totals.wire_bytes) +
+           " events=" + std::to_string(g_totals.events) +
+           " gzip_bodies=" + std::to_string(g_totals.gzip_bodies) +
+           " other_bodies=" + std::to_string(g_totals.other_bodies) +
+           " bad_bodies=" + std::to_string(g_totals.bad_bodies) + "\n";
+}
 
 bool iequals_prefix(std::string_view text, std::string_view prefix) {
     if (text.size() < prefix.size()) {
@@ -79,14 +163,83 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
+// Counts the elements of a JSON array body; `body` may be grown for simdjson's padding.
+// simdjson's stage 1 (the runtime-dispatched SIMD kernel of its DOM parser) indexes the body's
+// structural characters — which also checks UTF-8 and that every string is closed — and a walk
+// of that index counts the '{' that open depth 2. A full validation (a DOM parse) would cost the
+// sink three times as much CPU, taken from the two cores it shares with serve and wrk; serve's
+// output is validated by its own tests, the sink only has to count exactly.
+void count_events(const char* body, std::size_t size) {
+    // +1 for the characters that open an array or object, -1 for those that close one.
+    static constexpr std::array<std::int8_t, 256> k_depth_change = [] {
+        std::array<std::int8_t, 256> table{};
+        table['{'] = table['['] = 1;
+        table['}'] = table[']'] = -1;
+        return table;
+    }();
+    static simdjson::dom::parser parser;
+    if ((parser.capacity() < size || !parser.implementation) &&
+        parser.allocate(std::max(size, parser.capacity() * 2)) != simdjson::SUCCESS) {
+        ++g_totals.bad_bodies;
+        return;
+    }
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(body);
+    if (parser.implementation->stage1(bytes, size, simdjson::stage1_mode::regular) !=
+        simdjson::SUCCESS) {
+        ++g_totals.bad_bodies;
+        return;
+    }
+    const std::uint32_t* index = parser.implementation->structural_indexes.get();
+    const std::uint32_t count = parser.implementation->n_structural_indexes;
+    if (body[index[0]] != '[') {
+        ++g_totals.other_bodies;
+        return;
+    }
+    // Branch-free: most entries are strings, and a switch on the character mispredicts.
+    int depth = 0;
+    std::uint64_t events = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const auto c = static_cast<unsigned char>(body[index[i]]);
+        events += static_cast<std::uint64_t>((c == '{') & (depth == 1));
+        depth += k_depth_change[c];
+    }
+    if (depth != 0) {
+        ++g_totals.bad_bodies;
+        return;
+    }
+    g_totals.events += events;
+}
+
+// Counts a complete body kept in c.body.
+void count_body(Connection& c) {
+    g_totals.wire_bytes += c.body.size;
+    std::string plain;
+    std::string_view body = c.body.view();
+    if (c.gzip) {
+        ++g_totals.gzip_bodies;
+        auto gunzipped = evrelay::util::gunzip(body, k_max_body_bytes);
+        plain = gunzipped ? std::move(*gunzipped) : std::string();
+        plain.reserve(plain.size() + simdjson::SIMDJSON_PADDING);
+        body = plain;
+    }
+    g_totals.body_bytes += body.size();
+    if (body.empty()) {
+        ++g_totals.bad_bodies;
+    } else {
+        count_events(body.data(), body.size());
+    }
+}
+
 void finish_request(Connection& c) {
     if (c.is_stats) {
-        const std::string body = "requests=" + std::to_string(g_requests) +
-                                 " body_bytes=" + std::to_string(g_body_bytes) + "\n";
+        const std::string body = stats_line();
         c.out += "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
                  std::to_string(body.size()) + "\r\n\r\n" + body;
     } else {
-        ++g_requests;
+        ++g_totals.requests;
+        if (g_count_events) {
+            count_body(c);
+        }
         c.out += k_accepted;
     }
     if (c.close_after) {
@@ -94,15 +247,18 @@ void finish_request(Connection& c) {
     }
     c.state = State::head;
     c.line.clear();
+    c.last_body_size = c.body.size;
+    c.body.clear();
 }
 
-// Parses the head in c.line; false for a request this sink cannot read.
-bool start_request(Connection& c) {
+// Parses the head in c.line.
+void start_request(Connection& c) {
     std::string_view head = c.line;
     const std::size_t first_end = head.find("\r\n");
     const std::string_view request_line = head.substr(0, first_end);
     c.is_stats = request_line.substr(0, 11) == "GET /stats ";
     c.close_after = request_line.ends_with("HTTP/1.0");
+    c.gzip = false;
     bool chunked = false;
     bool expect_continue = false;
     std::uint64_t length = 0;
@@ -115,6 +271,8 @@ bool start_request(Connection& c) {
             length = std::strtoull(std::string(trim(field.substr(15))).c_str(), nullptr, 10);
         } else if (iequals_prefix(field, "transfer-encoding:")) {
             chunked = iequals_prefix(trim(field.substr(18)), "chunked");
+        } else if (iequals_prefix(field, "content-encoding:")) {
+            c.gzip = iequals_prefix(trim(field.substr(17)), "gzip");
         } else if (iequals_prefix(field, "expect:")) {
             expect_continue = iequals_prefix(trim(field.substr(7)), "100-continue");
         } else if (iequals_prefix(field, "connection:")) {
@@ -122,6 +280,7 @@ bool start_request(Connection& c) {
         }
     }
     c.line.clear();
+    c.body.clear();
     if (expect_continue) {
         c.out += k_continue;
     }
@@ -133,6 +292,22 @@ bool start_request(Connection& c) {
     } else {
         finish_request(c);
     }
+}
+
+// Takes up to c.remaining bytes of body from `data`: kept when counting (false when the body is
+// too large), otherwise counted and discarded.
+bool take_body(Connection& c, std::string_view& data) {
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(c.remaining, data.size()));
+    if (!g_count_events) {
+        g_totals.body_bytes += n;
+    } else if (c.body.size + n > k_max_body_bytes) {
+        return false;
+    } else {
+        c.body.append(data.substr(0, n));
+    }
+    c.remaining -= n;
+    data.remove_prefix(n);
     return true;
 }
 
@@ -145,30 +320,22 @@ bool consume(Connection& c, std::string_view data) {
             c.line.append(data);
             const std::size_t end = c.line.find("\r\n\r\n", searched);
             if (end == std::string::npos) {
-                if (c.line.size() > k_max_head_bytes) {
-                    return false;
-                }
-                return true;
+                return c.line.size() <= k_max_head_bytes;
             }
             const std::size_t rest = c.line.size() - (end + 4);
             data = data.substr(data.size() - rest);
             c.line.resize(end + 2);
-            if (!start_request(c)) {
-                return false;
-            }
+            start_request(c);
             break;
         }
-        case State::body_length: {
-            const std::size_t n =
-                static_cast<std::size_t>(std::min<std::uint64_t>(c.remaining, data.size()));
-            c.remaining -= n;
-            g_body_bytes += n;
-            data.remove_prefix(n);
+        case State::body_length:
+            if (!take_body(c, data)) {
+                return false;
+            }
             if (c.remaining == 0) {
                 finish_request(c);
             }
             break;
-        }
         case State::chunk_size:
         case State::trailers: {
             const std::size_t newline = data.find('\n');
@@ -197,17 +364,14 @@ bool consume(Connection& c, std::string_view data) {
             c.state = size == 0 ? State::trailers : State::chunk_data;
             break;
         }
-        case State::chunk_data: {
-            const std::size_t n =
-                static_cast<std::size_t>(std::min<std::uint64_t>(c.remaining, data.size()));
-            c.remaining -= n;
-            g_body_bytes += n;
-            data.remove_prefix(n);
+        case State::chunk_data:
+            if (!take_body(c, data)) {
+                return false;
+            }
             if (c.remaining == 0) {
                 c.state = State::chunk_data_end;
             }
             break;
-        }
         case State::chunk_data_end: {
             // The CRLF after a chunk's data (a bare LF is tolerated).
             const char ch = data.front();
@@ -251,8 +415,10 @@ int main(int argc, char** argv) {
         const std::string_view arg = argv[i];
         if (arg == "--port" && i + 1 < argc) {
             port = std::atoi(argv[++i]);
+        } else if (arg == "--count-events") {
+            g_count_events = true;
         } else {
-            std::fprintf(stderr, "usage: %s [--port N]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--port N] [--count-events]\n", argv[0]);
             return 64;
         }
     }
@@ -325,9 +491,29 @@ int main(int argc, char** argv) {
             }
             if (keep && (ready[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
                 // One read per wake-up keeps connections fair; level-triggered epoll calls back.
-                const ssize_t n = ::recv(fd, buffer.get(), k_read_bytes, 0);
+                // Counting, inside a Content-Length body: straight into the body (and no further).
+                const bool in_body = g_count_events && c.state == State::body_length &&
+                                     c.remaining > 0 &&
+                                     c.body.size + c.remaining <= k_max_body_bytes;
+                // Counting, between requests after a big body: only a head's worth.
+                std::size_t want =
+                    g_count_events && c.state == State::head && c.last_body_size > k_copy_body_bytes
+                        ? k_head_read_bytes
+                        : k_read_bytes;
+                if (in_body) {
+                    want = static_cast<std::size_t>(std::min<std::uint64_t>(c.remaining, want));
+                }
+                char* into = in_body ? c.body.tail(want) : buffer.get();
+                const ssize_t n = ::recv(fd, into, want, 0);
                 if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
                     keep = false;
+                } else if (n > 0 && in_body) {
+                    c.body.size += static_cast<std::size_t>(n);
+                    c.remaining -= static_cast<std::uint64_t>(n);
+                    if (c.remaining == 0) {
+                        finish_request(c);
+                    }
+                    keep = flush_out(c);
                 } else if (n > 0) {
                     keep =
                         consume(c, std::string_view(buffer.get(), static_cast<std::size_t>(n))) &&
@@ -350,8 +536,6 @@ int main(int argc, char** argv) {
     for (auto& [fd, connection] : connections) {
         ::close(fd);
     }
-    std::fprintf(stderr, "bench_sink: %llu requests, %llu body bytes\n",
-                 static_cast<unsigned long long>(g_requests),
-                 static_cast<unsigned long long>(g_body_bytes));
+    std::fprintf(stderr, "bench_sink: %s", stats_line().c_str());
     return 0;
 }

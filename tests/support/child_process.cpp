@@ -213,14 +213,18 @@ ChildProcess::ChildProcess(Options options) : m_pipes(std::make_unique<Pipes>())
     std::vector<std::string> env_strings;
     env_strings.reserve(env.size());
     for (const auto& [key, value] : env) {
-        env_strings.push_back(key + "=" + value);
+        std::string& entry = env_strings.emplace_back(key);
+        entry += '=';
+        entry += value;
     }
     std::vector<char*> argv;
+    argv.reserve(options.args.size() + 1);
     for (auto& arg : options.args) {
         argv.push_back(arg.data());
     }
     argv.push_back(nullptr);
     std::vector<char*> envp;
+    envp.reserve(env_strings.size() + 1);
     for (auto& entry : env_strings) {
         envp.push_back(entry.data());
     }

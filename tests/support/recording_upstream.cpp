@@ -127,7 +127,7 @@ struct RecordingUpstream::Impl {
     std::uint64_t next_socket_id = 0;
 
     void accept_loop();
-    void serve(std::uint64_t id, std::shared_ptr<tcp::socket> socket);
+    void serve(std::uint64_t id, const std::shared_ptr<tcp::socket>& socket);
     // Records the request; returns the status to answer, or nullopt to close without answering
     // (the server stopped while the request was stalled).
     std::optional<int> handle(const http::request<http::string_body>& request);
@@ -154,7 +154,7 @@ void RecordingUpstream::Impl::accept_loop() {
     }
 }
 
-void RecordingUpstream::Impl::serve(std::uint64_t id, std::shared_ptr<tcp::socket> socket) {
+void RecordingUpstream::Impl::serve(std::uint64_t id, const std::shared_ptr<tcp::socket>& socket) {
     beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
