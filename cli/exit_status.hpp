@@ -1,6 +1,9 @@
 #pragma once
 
 // sysexits(3) values, as SPEC §10 assigns them.
+// Named as sysexits(3) names them, less the EX_ prefix the namespace stands for
+// (`exit_status::usage` reads as EX_USAGE); a k_ prefix would add nothing here.
+// NOLINTBEGIN(readability-identifier-naming)
 namespace evrelay::exit_status {
 inline constexpr int ok = 0;
 inline constexpr int other = 1;
@@ -11,3 +14,4 @@ inline constexpr int unavailable = 69; // EX_UNAVAILABLE: upstream unavailable a
 inline constexpr int temp_fail = 75;   // EX_TEMPFAIL: some events remain undelivered; retry later
 inline constexpr int config = 78;      // EX_CONFIG: configuration or credential problem
 } // namespace evrelay::exit_status
+// NOLINTEND(readability-identifier-naming)

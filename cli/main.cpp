@@ -18,7 +18,9 @@
 #include <exception>
 #include <malloc.h>
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_main(int argc, char** argv) {
     using namespace evrelay;
     // Before any thread exists: signals are taken by a SignalWatcher, never by a worker.
     block_handled_signals();
@@ -85,4 +87,19 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "evrelay: internal error: %s\n", error.what());
         return exit_status::other;
     }
+}
+
+} // namespace
+
+// Everything that can throw, CLI11's own set-up included, runs inside run_main(); what it did not
+// turn into an exit status is a broken invariant, reported here rather than as an abort.
+int main(int argc, char** argv) {
+    try {
+        return run_main(argc, argv);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "evrelay: internal error: %s\n", error.what());
+    } catch (...) {
+        std::fprintf(stderr, "evrelay: internal error: unknown exception\n");
+    }
+    return evrelay::exit_status::other;
 }

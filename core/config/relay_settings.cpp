@@ -134,8 +134,8 @@ Result<std::vector<std::string>> parse_list(std::string_view text, std::string_v
     return list;
 }
 
-template <class T> struct is_vector : std::false_type {};
-template <class T> struct is_vector<std::vector<T>> : std::true_type {};
+template <class T> struct IsVector : std::false_type {};
+template <class T> struct IsVector<std::vector<T>> : std::true_type {};
 
 template <class Member, class Owner> Owner owner_of(Member Owner::*);
 
@@ -157,7 +157,7 @@ Result<void> store(SettingTarget target, std::string_view text, std::string_view
         return tl::unexpected(value.error());
     }
     auto& destination = field_of<field>(target);
-    if constexpr (is_vector<std::remove_reference_t<decltype(destination)>>::value) {
+    if constexpr (IsVector<std::remove_reference_t<decltype(destination)>>::value) {
         destination.insert(destination.end(), std::make_move_iterator(value->begin()),
                            std::make_move_iterator(value->end()));
     } else {
@@ -180,7 +180,7 @@ constexpr RelaySetting setting(std::string_view section, std::string_view key,
     BareKey bare = BareKey::needs_value;
     if constexpr (std::is_same_v<Field, std::optional<bool>>) {
         bare = BareKey::means_true;
-    } else if constexpr (is_vector<Field>::value) {
+    } else if constexpr (IsVector<Field>::value) {
         bare = BareKey::empties;
     }
     return RelaySetting{.section = section,

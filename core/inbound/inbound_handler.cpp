@@ -1,10 +1,10 @@
 #include "core/inbound/inbound_handler.hpp"
 
 #include "core/inbound/cors.hpp"
-#include "core/model/credential.hpp"
-#include "core/json/event_splitter.hpp"
-#include "core/model/metadata.hpp"
 #include "core/inbound/metrics_text.hpp"
+#include "core/json/event_splitter.hpp"
+#include "core/model/credential.hpp"
+#include "core/model/metadata.hpp"
 #include "core/util/base64.hpp"
 #include "core/util/gzip.hpp"
 #include "core/util/json_writer.hpp"
@@ -429,7 +429,7 @@ HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
                     std::move(line),
                     [respond = std::move(respond), ok = std::move(ok), counters, events,
                      stored_ids = std::move(stored_ids),
-                     stored_key = std::move(stored_key)](Result<void> appended) mutable {
+                     stored_key = std::move(stored_key)](const Result<void>& appended) mutable {
                         if (appended && !stored_key.empty()) {
                             stored_ids->add(stored_key);
                         }

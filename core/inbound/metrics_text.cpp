@@ -72,7 +72,7 @@ std::string render_prometheus_metrics(const CounterRegistry& counters, const Run
                [](const DeliveryCounters& c) { return c.events_spooled.load(); });
     header(out, "evrelay_events_dropped_total", "counter", "Events not delivered, by reason.");
     for (const auto& [key, target] : targets) {
-        for (std::size_t i = 0; i < static_cast<std::size_t>(DropReason::count_); ++i) {
+        for (std::size_t i = 0; i < static_cast<std::size_t>(DropReason::count); ++i) {
             const std::string labels = "env=\"" + label_value(key.first) + "\",sdk=\"" +
                                        std::string(to_string(key.second)) + "\",reason=\"" +
                                        std::string(to_string(static_cast<DropReason>(i))) + "\"";

@@ -317,9 +317,8 @@ bool ArrayReader::enough_ready() const {
 void ArrayReader::finish_input() {
     switch (m_state) {
     case ArrayState::between:
+    case ArrayState::junk: // already reported
         break;
-    case ArrayState::junk:
-        break; // already reported
     case ArrayState::expect_element:
     case ArrayState::in_element: {
         validate_run();

@@ -14,7 +14,7 @@ std::string_view to_string(DropReason reason) {
         return "retries_exhausted";
     case DropReason::shutdown:
         return "shutdown";
-    case DropReason::count_:
+    case DropReason::count:
         break;
     }
     return "unknown";

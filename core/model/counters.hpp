@@ -21,7 +21,7 @@ enum class DropReason {
     too_large,         // a single event still answered 413
     retries_exhausted, // recoverable failures until the last attempt
     shutdown,          // still undelivered when --shutdown-timeout ran out
-    count_             // number of reasons
+    count              // number of reasons
 };
 std::string_view to_string(DropReason reason);
 
@@ -30,7 +30,7 @@ std::string_view to_string(DropReason reason);
 struct DeliveryCounters {
     std::atomic<std::uint64_t> events_received{0};
     std::atomic<std::uint64_t> events_forwarded{0};
-    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(DropReason::count_)>
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(DropReason::count)>
         events_dropped{};
     std::atomic<std::uint64_t> payloads_sent{0};
     std::atomic<std::uint64_t> payloads_failed{0};
@@ -67,7 +67,7 @@ class CounterRegistry {
     struct Totals {
         std::uint64_t received = 0, forwarded = 0, dropped = 0, payloads = 0, retries = 0,
                       spooled = 0;
-        std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count_)> dropped_by_reason{};
+        std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count)> dropped_by_reason{};
     };
     Totals totals() const;
 

@@ -4,7 +4,7 @@ namespace evrelay {
 
 Dispatcher::Dispatcher(PublisherOptions options, PayloadSink& sink, MemoryBudget& budget,
                        CounterRegistry& counters, OverflowHandler* overflow)
-    : m_options(options), m_sink(sink), m_budget(budget), m_counters(counters),
+    : m_options(std::move(options)), m_sink(sink), m_budget(budget), m_counters(counters),
       m_overflow(overflow) {
     // A waiting publish may be starved by other publishers' queued events (nothing in flight
     // to free room): flushing every publisher turns them into payloads whose delivery does.

@@ -116,7 +116,7 @@ struct Publisher::Queue {
 
 Publisher::Publisher(std::string env_name, SdkKind sdk, PublisherOptions options, PayloadSink& sink,
                      MemoryBudget& budget, DeliveryCounters& counters, OverflowHandler* overflow)
-    : m_env_name(std::move(env_name)), m_sdk(sdk), m_options(options), m_sink(sink),
+    : m_env_name(std::move(env_name)), m_sdk(sdk), m_options(std::move(options)), m_sink(sink),
       m_budget(budget), m_counters(counters), m_overflow(overflow) {
     // A batch of zero events would never be cut; one is the smallest meaningful batch.
     m_options.batch_size = std::max<std::size_t>(m_options.batch_size, 1);

@@ -49,8 +49,8 @@ std::string suppressed_note(std::uint64_t suppressed) {
 
 } // namespace
 
-HttpServer::Impl::Impl(HttpServerOptions options_, RequestHandler handler_)
-    : options(std::move(options_)), handler(std::move(handler_)),
+HttpServer::Impl::Impl(HttpServerOptions server_options, RequestHandler request_handler)
+    : options(std::move(server_options)), handler(std::move(request_handler)),
       thread_count(options.threads > 0
                        ? options.threads
                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),

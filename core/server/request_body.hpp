@@ -36,8 +36,8 @@ struct RequestBody {
 
     class reader {
       public:
-        template <bool isRequest, class Fields>
-        reader(boost::beast::http::header<isRequest, Fields>&, value_type& body) : m_body(body) {}
+        template <bool is_request, class Fields>
+        reader(boost::beast::http::header<is_request, Fields>&, value_type& body) : m_body(body) {}
 
         void init(const boost::optional<std::uint64_t>& length, boost::beast::error_code& ec) {
             if (length) {

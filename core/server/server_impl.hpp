@@ -60,7 +60,7 @@ inline std::string endpoint_text(const tcp::endpoint& endpoint) {
 struct HttpServer::Impl {
     using SessionControl = server_detail::SessionControl;
 
-    Impl(HttpServerOptions options_, RequestHandler handler_);
+    Impl(HttpServerOptions server_options, RequestHandler request_handler);
     ~Impl();
 
     // The listener (http_server.cpp).

@@ -74,6 +74,10 @@ class HttpSession : public SessionControl,
     explicit HttpSession(HttpServer::Impl& server, StreamArgs&&... stream_args)
         : m_server(server), m_stream(std::forward<StreamArgs>(stream_args)...) {}
 
+    // session_gone() locks a mutex and may post onto the loop: those throw only when the system
+    // is out of resources, and a destructor that cannot unregister its session has no better
+    // answer than std::terminate.
+    // NOLINTNEXTLINE(bugprone-exception-escape)
     ~HttpSession() override { m_server.session_gone(this); }
 
     void run() {
@@ -285,7 +289,7 @@ class HttpSession : public SessionControl,
         HttpResponse response = m_server.handler(std::move(request));
         m_parser.reset();
         if (response.deferred) {
-            start_deferred(std::move(response.deferred), version, keep_alive);
+            start_deferred(response.deferred, version, keep_alive);
             return;
         }
         // Once the server stops, the request in hand is answered and the connection closed.
@@ -295,7 +299,7 @@ class HttpSession : public SessionControl,
     // The handler answers later (HttpResponse::deferred): nothing is read from the connection
     // until the answer is written. The responder owns the session meanwhile (so shutdown waits
     // for it, up to its grace) and posts the answer onto the session's strand.
-    void start_deferred(std::function<void(HttpResponder)> deferred, unsigned version,
+    void start_deferred(const std::function<void(HttpResponder)>& deferred, unsigned version,
                         bool keep_alive) {
         m_state = State::deferred;
         const std::uint64_t request = ++m_deferred_request;

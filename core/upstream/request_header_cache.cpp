@@ -76,7 +76,10 @@ RequestHeaderCache::describe(const Payload& payload, const Environment& environm
             headers->id_position = headers->lines.size();
             continue;
         }
-        headers->lines.push_back(name + ": " + value);
+        std::string line;
+        line.reserve(name.size() + 2 + value.size());
+        line.append(name).append(": ").append(value);
+        headers->lines.push_back(std::move(line));
     }
     // "Expect: 100-continue" would cost a round trip per large body.
     headers->lines.emplace_back("Expect:");
