@@ -1,5 +1,6 @@
 #include "core/config/relay_settings.hpp"
 
+#include "core/util/ascii.hpp"
 #include "core/util/duration.hpp"
 
 #include <spdlog/fmt/fmt.h>
@@ -16,32 +17,19 @@
 namespace evrelay {
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
-        return std::tolower(x) == std::tolower(y);
-    });
+    return util::iequals(a, b);
 }
 
 namespace {
 
 std::string to_lower(std::string_view text) {
     std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return util::to_lower(c); });
     return out;
 }
 
-std::string_view trim(std::string_view text) {
-    const auto* blanks = " \t\r\n";
-    const auto first = text.find_first_not_of(blanks);
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const auto last = text.find_last_not_of(blanks);
-    return text.substr(first, last - first + 1);
-}
-
 template <class T> std::optional<T> parse_unsigned(std::string_view text) {
-    text = trim(text);
+    text = util::trim(text);
     T value{};
     const auto* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, value);
@@ -74,7 +62,7 @@ Result<std::size_t> parse_capacity(std::string_view text, std::string_view what)
 // util::parse_duration also takes Relay's older bare number of seconds.
 Result<std::chrono::milliseconds> parse_flush_interval(std::string_view text,
                                                        std::string_view what) {
-    auto value = util::parse_duration(trim(text));
+    auto value = util::parse_duration(util::trim(text));
     if (!value) {
         return make_error(ErrorKind::config, fmt::format("{}: \"{}\" is not a duration ({})", what,
                                                          text, value.error().message));
@@ -90,7 +78,7 @@ Result<std::chrono::milliseconds> parse_flush_interval(std::string_view text,
 // gcfg and git accept these spellings; Relay documents only true/false/1/0 and treats an empty
 // value as false, which this keeps.
 Result<bool> parse_boolean(std::string_view text, std::string_view what) {
-    const auto lower = to_lower(trim(text));
+    const auto lower = to_lower(util::trim(text));
     if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") {
         return true;
     }
@@ -122,7 +110,7 @@ Result<std::vector<std::string>> parse_list(std::string_view text, std::string_v
     std::vector<std::string> list;
     while (!text.empty()) {
         const auto comma = text.find(',');
-        const auto item = trim(text.substr(0, comma));
+        const auto item = util::trim(text.substr(0, comma));
         if (!item.empty()) {
             list.emplace_back(item);
         }

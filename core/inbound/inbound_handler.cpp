@@ -3,8 +3,10 @@
 #include "core/inbound/cors.hpp"
 #include "core/inbound/metrics_text.hpp"
 #include "core/json/event_splitter.hpp"
+#include "core/json/json_validator.hpp"
 #include "core/model/credential.hpp"
 #include "core/model/metadata.hpp"
+#include "core/util/ascii.hpp"
 #include "core/util/base64.hpp"
 #include "core/util/gzip.hpp"
 #include "core/util/json_writer.hpp"
@@ -17,10 +19,6 @@
 namespace evrelay {
 
 namespace {
-
-// simdjson reads up to 64 bytes past the JSON; with that much spare capacity in the body string
-// the splitter parses it in place instead of copying it.
-constexpr std::size_t k_json_padding = 64;
 
 constexpr std::string_view k_json = "application/json";
 
@@ -35,21 +33,6 @@ std::string json_message(std::string_view message) {
     util::append_json_string(out, message);
     out += '}';
     return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);
-           });
-}
-
-std::string_view trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return text.substr(first, last - first + 1);
 }
 
 // The answer to a spooled post: `ok` once appended, else 503 (the SDK retries).
@@ -261,8 +244,8 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
                                " bytes exceeds --max-body (" +
                                std::to_string(m_options.max_body_bytes) + " bytes)");
     }
-    const std::string_view encoding = trim(request.header("Content-Encoding"));
-    if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip")) {
+    const std::string_view encoding = util::trim(request.header("Content-Encoding"));
+    if (util::iequals(encoding, "gzip") || util::iequals(encoding, "x-gzip")) {
         auto inflated = util::gunzip(body, m_options.max_body_bytes);
         if (!inflated) {
             if (inflated.error().kind == ErrorKind::too_large) {
@@ -273,11 +256,11 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
                                    inflated.error().message);
         }
         body = std::move(*inflated);
-    } else if (!encoding.empty() && !iequals(encoding, "identity")) {
+    } else if (!encoding.empty() && !util::iequals(encoding, "identity")) {
         return reject(400, "unsupported Content-Encoding \"" + std::string(encoding) +
                                "\" (only gzip is accepted)");
     }
-    if (trim(body).empty()) {
+    if (util::trim(body).empty()) {
         return reject(400, "body may not be empty");
     }
 
@@ -285,8 +268,7 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
         request.header("X-LaunchDarkly-Event-Schema"), request.header("X-LaunchDarkly-Tags"));
     body.reserve(body.size() + k_json_padding);
     EventSplitter& splitter = thread_splitter();
-    JsonError error;
-    const std::string_view json = trim(body);
+    const std::string_view json = util::trim(body);
 
     if (route.data == DataKind::diagnostic) {
         if (json.front() != '{') {
@@ -326,8 +308,8 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
         return reject(400, "analytics body must be a JSON array of event objects");
     }
     std::vector<std::string_view> events;
-    if (!splitter.split_array(body, body.capacity(), events, error)) {
-        return reject(400, "malformed analytics body: " + describe(error));
+    if (JsonResult<void> split = splitter.split_array(body, body.capacity(), events); !split) {
+        return reject(400, "malformed analytics body: " + describe(split.error()));
     }
     if (metadata.schema_version <= 2 || request.has_header("X-LaunchDarkly-Unsummarized")) {
         if (is_old_schema_warning_due()) {
@@ -360,15 +342,15 @@ void InboundHandler::forward_diagnostic(const Route& route, const Environment& e
     // SPEC §2: the upstream sees the SDK's own identity on diagnostics, so its headers pass.
     std::vector<std::pair<std::string, std::string>> passthrough;
     for (const auto& [name, value] : request.headers) {
-        if (iequals(name, "Authorization") || iequals(name, "User-Agent") ||
-            iequals(name, "Content-Type") ||
+        if (util::iequals(name, "Authorization") || util::iequals(name, "User-Agent") ||
+            util::iequals(name, "Content-Type") ||
             (name.size() > 15 &&
-             iequals(std::string_view(name).substr(0, 15), "X-LaunchDarkly-"))) {
+             util::iequals(std::string_view(name).substr(0, 15), "X-LaunchDarkly-"))) {
             passthrough.emplace_back(name, value);
         }
     }
     // Whitespace around the object is not part of it; the body is otherwise sent as received.
-    const std::string_view json = trim(body);
+    const std::string_view json = util::trim(body);
     if (json.size() != body.size()) {
         body = std::string(json);
     }
@@ -386,7 +368,7 @@ CaptureRecord InboundHandler::post_record(const Route& route, DataKind kind,
     record.sdk = route.sdk;
     record.kind = kind;
     record.metadata = metadata;
-    if (const auto id = trim(request.header("X-LaunchDarkly-Payload-ID")); !id.empty()) {
+    if (const auto id = util::trim(request.header("X-LaunchDarkly-Payload-ID")); !id.empty()) {
         record.payload_id = std::string(id);
     }
     record.events_json = json;

@@ -2,6 +2,7 @@
 
 #include "core/json/json_syntax.hpp"
 #include "core/json/json_validator.hpp"
+#include "core/util/ascii.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -18,13 +19,6 @@ namespace {
 constexpr std::size_t k_read_block_bytes = std::size_t{1} << 20;
 // An element longer than this is reported and skipped rather than buffered.
 constexpr std::size_t k_max_element_bytes = std::size_t{256} << 20;
-
-std::string_view trim_right(std::string_view text) {
-    while (!text.empty() && json_syntax::is_space(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
 
 // The number of '\n' bytes in [p, end).
 std::uint64_t count_newlines(const char* p, const char* end) {
@@ -185,7 +179,7 @@ void ArrayReader::end_element(std::uint64_t delimiter) {
         return;
     }
     const std::string_view text =
-        trim_right(std::string_view(at(m_token_start), delimiter - m_token_start));
+        util::trim_right(std::string_view(at(m_token_start), delimiter - m_token_start));
     if (m_run.empty()) {
         m_run_open = m_element_open;
     }

@@ -73,33 +73,30 @@ struct EventSplitter::Impl {
 EventSplitter::EventSplitter() : m_impl(std::make_unique<Impl>()) {}
 EventSplitter::~EventSplitter() = default;
 
-bool EventSplitter::split_array(std::string_view json, std::size_t padded_capacity,
-                                std::vector<std::string_view>& out, JsonError& error) {
+JsonResult<void> EventSplitter::split_array(std::string_view json, std::size_t padded_capacity,
+                                            std::vector<std::string_view>& out) {
     if (JsonResult<void> valid = m_impl->validate(json, padded_capacity); !valid) {
-        error = std::move(valid.error());
-        return false;
+        return valid;
     }
     const JsonValidator& validator = m_impl->validator;
     if (validator.root_type() != JsonType::array) {
-        error = JsonError{first_non_space(json), "expected a JSON array of event objects, got " +
-                                                     json_type_name(validator.root_type())};
-        return false;
+        return json_error(first_non_space(json), "expected a JSON array of event objects, got " +
+                                                     json_type_name(validator.root_type()));
     }
     const std::vector<JsonPart>& elements = validator.parts();
     for (std::size_t i = 0; i < elements.size(); ++i) {
         if (elements[i].type != JsonType::object) {
             const std::string_view element = m_impl->in_input(elements[i].value);
-            error = JsonError{static_cast<std::size_t>(element.data() - json.data()),
+            return json_error(static_cast<std::size_t>(element.data() - json.data()),
                               "element " + std::to_string(i) + " is " +
-                                  json_type_name(elements[i].type) + ", not an object"};
-            return false;
+                                  json_type_name(elements[i].type) + ", not an object");
         }
     }
     out.reserve(out.size() + elements.size());
     for (const JsonPart& element : elements) {
         out.push_back(m_impl->in_input(element.value));
     }
-    return true;
+    return {};
 }
 
 JsonResult<void> EventSplitter::validate_json(std::string_view json, std::size_t padded_capacity) {
@@ -118,7 +115,7 @@ JsonResult<void> EventSplitter::validate_object(std::string_view json,
 
 std::string EventSplitter::kind_of(std::string_view object_json) {
     // The text is already validated: a scan finds the member, no second validation.
-    const std::string_view kind = util::object_member_span(object_json, "kind");
+    const std::string_view kind = object_member_span(object_json, "kind");
     if (kind.size() < 2 || kind.front() != '"') {
         return {};
     }

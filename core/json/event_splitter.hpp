@@ -27,8 +27,8 @@ class EventSplitter {
     // object") and give the element's offset.
     // `padded_capacity` is how many bytes starting at json.data() may be read (>= size + 64
     // avoids a copy); pass json.size() when unknown.
-    bool split_array(std::string_view json, std::size_t padded_capacity,
-                     std::vector<std::string_view>& out, JsonError& error);
+    [[nodiscard]] JsonResult<void> split_array(std::string_view json, std::size_t padded_capacity,
+                                               std::vector<std::string_view>& out);
 
     // `json` must be one JSON text of any type (structure and UTF-8 checked).
     [[nodiscard]] JsonResult<void> validate_json(std::string_view json,

@@ -1,22 +1,13 @@
 #include "core/json/json_scan.hpp"
 
 #include "core/json/json_syntax.hpp"
+#include "core/util/ascii.hpp"
 
 #include <cstring>
 
-namespace evrelay::util {
+namespace evrelay {
 
 namespace {
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && json_syntax::is_space(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && json_syntax::is_space(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
 
 // Position just past the value starting at `pos` (after whitespace): a string, a nested
 // array/object, or a scalar (ending at the next ',', '}' or ']' at this level).
@@ -83,11 +74,12 @@ std::size_t skip_json_string(std::string_view text, std::size_t quote) {
     return size;
 }
 
-bool array_element_spans(std::string_view json, std::vector<std::string_view>& out) {
-    const std::string_view array = trim(json);
+std::optional<std::vector<std::string_view>> array_element_spans(std::string_view json) {
+    const std::string_view array = util::trim(json);
     if (array.size() < 2 || array.front() != '[' || array.back() != ']') {
-        return false;
+        return std::nullopt;
     }
+    std::vector<std::string_view> out;
     std::size_t pos = 1;
     const std::size_t end = array.size() - 1;
     while (pos < end) {
@@ -98,18 +90,18 @@ bool array_element_spans(std::string_view json, std::vector<std::string_view>& o
             break;
         }
         const std::size_t value_end = skip_value(array.substr(0, end), pos);
-        out.push_back(trim(array.substr(pos, value_end - pos)));
+        out.push_back(util::trim(array.substr(pos, value_end - pos)));
         pos = value_end;
         while (pos < end && array[pos] != ',') {
             ++pos;
         }
         ++pos; // past the comma
     }
-    return true;
+    return out;
 }
 
 std::string_view object_member_span(std::string_view json, std::string_view key) {
-    const std::string_view object = trim(json);
+    const std::string_view object = util::trim(json);
     if (object.size() < 2 || object.front() != '{' || object.back() != '}') {
         return {};
     }
@@ -130,11 +122,11 @@ std::string_view object_member_span(std::string_view json, std::string_view key)
         }
         const std::size_t value_end = skip_value(object.substr(0, end), pos);
         if (name == key) {
-            return trim(object.substr(pos, value_end - pos));
+            return util::trim(object.substr(pos, value_end - pos));
         }
         pos = value_end;
     }
     return {};
 }
 
-} // namespace evrelay::util
+} // namespace evrelay

@@ -1,10 +1,11 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <vector>
 
-namespace evrelay::util {
+namespace evrelay {
 
 // Finds the byte spans of the parts of JSON text that is ALREADY VALIDATED (by simdjson's DOM
 // parser): the elements of an array, the members of an object. A second full parse only to learn
@@ -15,12 +16,12 @@ namespace evrelay::util {
 // Returns text.size() when the string is unterminated.
 std::size_t skip_json_string(std::string_view text, std::size_t quote);
 
-// Appends each element of the array `json` (leading/trailing whitespace allowed) to `out`, trimmed.
-// Returns false when `json` is not an array.
-bool array_element_spans(std::string_view json, std::vector<std::string_view>& out);
+// Each element of the array `json` (leading/trailing whitespace allowed), trimmed; nullopt when
+// `json` is not an array.
+std::optional<std::vector<std::string_view>> array_element_spans(std::string_view json);
 
 // The value of member `key` (compared with its raw, still-escaped spelling) of the object `json`,
 // trimmed; empty when absent or when `json` is not an object.
 std::string_view object_member_span(std::string_view json, std::string_view key);
 
-} // namespace evrelay::util
+} // namespace evrelay

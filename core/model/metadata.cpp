@@ -1,26 +1,15 @@
 #include "core/model/metadata.hpp"
 
+#include "core/util/ascii.hpp"
+
 #include <charconv>
 
 namespace evrelay {
 
-namespace {
-
-std::string_view trim(std::string_view text) {
-    const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
-    while (!text.empty() && is_space(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_space(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
-} // namespace
+namespace {} // namespace
 
 int parse_schema_version(std::string_view header_value) {
-    const std::string_view text = trim(header_value);
+    const std::string_view text = util::trim(header_value, util::is_ows);
     int value = 0;
     const char* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, value);

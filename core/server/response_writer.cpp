@@ -1,5 +1,7 @@
 #include "core/server/response_writer.hpp"
 
+#include "core/util/ascii.hpp"
+
 #include <boost/beast/http/status.hpp>
 
 #include <algorithm>
@@ -28,12 +30,6 @@ std::string_view http_date() {
         cached_second = now;
     }
     return std::string_view(buffer, length);
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);
-           });
 }
 
 // Statuses whose response may carry neither a body nor a Content-Length (RFC 9110 §8.6).
@@ -75,11 +71,11 @@ void ResponseWriter::compose(HttpResponse&& response, unsigned version, bool kee
     for (const auto& [name, value] : response.headers) {
         // Framing and connection headers are the server's, as prepare_payload() and
         // keep_alive() made them with Beast's serializer.
-        if (iequals_ascii(name, "Content-Length") || iequals_ascii(name, "Transfer-Encoding") ||
-            iequals_ascii(name, "Connection")) {
+        if (util::iequals(name, "Content-Length") || util::iequals(name, "Transfer-Encoding") ||
+            util::iequals(name, "Connection")) {
             continue;
         }
-        has_date = has_date || iequals_ascii(name, "Date");
+        has_date = has_date || util::iequals(name, "Date");
         head.append(name).append(": ").append(value).append("\r\n");
     }
     if (!has_date) {

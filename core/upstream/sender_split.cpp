@@ -40,10 +40,11 @@ Payload make_half(const Payload& whole, std::string body, std::size_t events, in
 } // namespace
 
 std::optional<ArrayHalves> split_array_in_halves(std::string_view array_body) {
-    std::vector<std::string_view> elements;
-    if (!util::array_element_spans(array_body, elements) || elements.size() < 2) {
+    const std::optional<std::vector<std::string_view>> spans = array_element_spans(array_body);
+    if (!spans || spans->size() < 2) {
         return std::nullopt;
     }
+    const std::vector<std::string_view>& elements = *spans;
     const std::size_t half = elements.size() / 2;
     ArrayHalves halves;
     halves.first = as_array(elements.front(), elements[half - 1]);

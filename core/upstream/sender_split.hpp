@@ -20,7 +20,7 @@ struct ArrayHalves {
 };
 
 // nullopt when the body holds fewer than two elements (or is not an array): nothing to split.
-// The body is the publisher's own validated output, so util::array_element_spans finds the
+// The body is the publisher's own validated output, so array_element_spans finds the
 // events without parsing them again.
 std::optional<ArrayHalves> split_array_in_halves(std::string_view array_body);
 

@@ -2,6 +2,7 @@
 
 #include "core/model/credential.hpp"
 #include "core/model/endpoint.hpp"
+#include "core/util/ascii.hpp"
 
 #include <string_view>
 
@@ -9,25 +10,13 @@ namespace evrelay {
 
 namespace {
 
-bool iequals_prefix(std::string_view text, std::string_view prefix) {
-    if (text.size() < prefix.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        if ((text[i] | 0x20) != (prefix[i] | 0x20)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // Inbound headers a diagnostic pass-through forwards (SPEC §2); others (Content-Length,
 // Content-Encoding, Host …) describe the inbound request and would be wrong upstream.
 bool is_passthrough_header(std::string_view name) {
-    return (name.size() == 13 && iequals_prefix(name, "authorization")) ||
-           (name.size() == 10 && iequals_prefix(name, "user-agent")) ||
-           (name.size() == 12 && iequals_prefix(name, "content-type")) ||
-           iequals_prefix(name, "x-launchdarkly-");
+    return (name.size() == 13 && util::istarts_with(name, "authorization")) ||
+           (name.size() == 10 && util::istarts_with(name, "user-agent")) ||
+           (name.size() == 12 && util::istarts_with(name, "content-type")) ||
+           util::istarts_with(name, "x-launchdarkly-");
 }
 
 } // namespace

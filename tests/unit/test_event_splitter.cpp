@@ -10,6 +10,7 @@
 
 using evrelay::EventSplitter;
 using evrelay::JsonError;
+using evrelay::JsonResult;
 
 namespace {
 
@@ -57,13 +58,12 @@ bool inside(std::string_view outer, std::string_view inner) {
 TEST_CASE("EventSplitter::split_array", "[reader]") {
     EventSplitter splitter;
     std::vector<std::string_view> out;
-    JsonError error;
 
     SECTION("the 50-event benchmark payload, exact bytes") {
         const std::string json =
             evrelay::test::read_file(evrelay::test::fixture_path("bench-payload-50-events.json"));
         const std::string_view body = std::string_view(json).substr(0, json.find_last_of(']') + 1);
-        REQUIRE(splitter.split_array(json, json.size(), out, error));
+        REQUIRE(splitter.split_array(json, json.size(), out));
         REQUIRE(out.size() == 50);
         // The body is compact JSON: the elements joined by ',' rebuild it byte for byte.
         std::string rebuilt = "[";
@@ -81,7 +81,7 @@ TEST_CASE("EventSplitter::split_array", "[reader]") {
         simdjson::dom::parser dom;
         for (const std::string& body : bodies) {
             out.clear();
-            REQUIRE(splitter.split_array(body, body.size(), out, error));
+            REQUIRE(splitter.split_array(body, body.size(), out));
             simdjson::dom::array array = dom.parse(body).get_array().value();
             REQUIRE(out.size() == array.size());
             std::size_t i = 0;
@@ -102,7 +102,7 @@ TEST_CASE("EventSplitter::split_array", "[reader]") {
                                                ? std::string_view(json)
                                                : std::string_view(padded).substr(0, json.size());
             out.clear();
-            REQUIRE(splitter.split_array(input, capacity, out, error));
+            REQUIRE(splitter.split_array(input, capacity, out));
             REQUIRE(out.size() == 2);
             CHECK(out[0] == "{\"kind\": \"custom\",\n   \"key\": \"a\"}");
             CHECK(out[1] == "{\"kind\":\"feature\", \"value\": [1, {\"x\": \"]\"}]}");
@@ -112,13 +112,13 @@ TEST_CASE("EventSplitter::split_array", "[reader]") {
     }
 
     SECTION("an empty array") {
-        REQUIRE(splitter.split_array("[ ]", 3, out, error));
+        REQUIRE(splitter.split_array("[ ]", 3, out));
         CHECK(out.empty());
     }
 
     SECTION("appends after what the vector holds") {
         out.push_back("x");
-        REQUIRE(splitter.split_array("[{},{}]", 7, out, error));
+        REQUIRE(splitter.split_array("[{},{}]", 7, out));
         CHECK(out.size() == 3);
         CHECK(out[1] == "{}");
     }
@@ -129,9 +129,13 @@ TEST_CASE("EventSplitter::split_array rejections", "[reader]") {
     std::vector<std::string_view> out{"kept"};
     JsonError error;
     auto reject = [&](std::string_view json) {
-        const bool ok = splitter.split_array(json, json.size(), out, error);
+        JsonResult<void> split = splitter.split_array(json, json.size(), out);
         CHECK(out.size() == 1);
-        return !ok;
+        if (split) {
+            return false;
+        }
+        error = split.error();
+        return true;
     };
 
     SECTION("an object root") {
