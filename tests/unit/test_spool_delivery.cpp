@@ -1,3 +1,4 @@
+#include "tests/support/file_size_limit.hpp"
 #include "tests/support/scratch_dir.hpp"
 
 #include "core/spool/spool_delivery.hpp"
@@ -1247,43 +1248,24 @@ TEST_CASE("SpoolingListener: a failing spool write falls back to the ledger", "[
     auto spool = SpoolDirectory::open(scratch / "spool");
     REQUIRE(spool);
     // In a child whose files cannot grow at all, every spool write fails (EFBIG).
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int status = 90;
-        try {
-            std::signal(SIGXFSZ, SIG_IGN);
-            const rlimit limit{0, 0};
-            if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
-                ::_exit(91);
-            }
-            spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-                "child", std::make_shared<spdlog::sinks::null_sink_mt>()));
-            RecordingListener next;
-            CounterRegistry counters;
-            SpoolWriter writer(*spool, SpoolWriterOptions{});
-            SpoolingListener listener(next, counters, &writer);
-            listener.on_undeliverable(make_payload("p", 2), Undeliverable::retries_exhausted, 503);
-            listener.on_overflow("production", SdkKind::js, PayloadMetadata{4, ""},
-                                 {R"({"kind":"custom"})"});
-            const DeliveryCounters& target = counters.for_target("production", SdkKind::js);
-            const bool ok =
-                next.undeliverable.size() == 1 && next.undeliverable[0].first == "p" &&
-                target.events_spooled.load() == 0 &&
-                target.events_dropped[static_cast<std::size_t>(DropReason::queue_full)].load() ==
-                    1 &&
-                writer.write_errors() == 2;
-            writer.close();
-            status = ok ? 0 : 1;
-        } catch (...) {
-            status = 92;
-        }
-        ::_exit(status);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    const int status = test::run_with_file_size_limit(0, [&] {
+        RecordingListener next;
+        CounterRegistry counters;
+        SpoolWriter writer(*spool, SpoolWriterOptions{});
+        SpoolingListener listener(next, counters, &writer);
+        listener.on_undeliverable(make_payload("p", 2), Undeliverable::retries_exhausted, 503);
+        listener.on_overflow("production", SdkKind::js, PayloadMetadata{4, ""},
+                             {R"({"kind":"custom"})"});
+        const DeliveryCounters& target = counters.for_target("production", SdkKind::js);
+        const bool ok =
+            next.undeliverable.size() == 1 && next.undeliverable[0].first == "p" &&
+            target.events_spooled.load() == 0 &&
+            target.events_dropped[static_cast<std::size_t>(DropReason::queue_full)].load() == 1 &&
+            writer.write_errors() == 2;
+        writer.close();
+        return ok ? 0 : 1;
+    });
+    CHECK(status == 0);
     CHECK(spool->closed_segments().empty());
 }
 

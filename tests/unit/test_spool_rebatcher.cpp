@@ -1,3 +1,4 @@
+#include "tests/support/file_size_limit.hpp"
 #include "tests/support/scratch_dir.hpp"
 
 #include "core/spool/spool_directory.hpp"
@@ -130,31 +131,15 @@ TEST_CASE("SpoolRebatcher: a repeated payload ID is a duplicate", "[spool]") {
 TEST_CASE("SpoolRebatcher: a batch that cannot be recorded is not sent", "[spool]") {
     Harness h;
     // In a child that cannot write to any file (RLIMIT_FSIZE 0: EFBIG), the record fails.
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int status = 90;
-        try {
-            std::signal(SIGXFSZ, SIG_IGN);
-            const rlimit limit{0, 0};
-            if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
-                ::_exit(91);
-            }
-            SpoolRebatcher rebatcher = h.rebatcher();
-            const std::string e = R"([{"k":"e"}])";
-            (void)rebatcher.add(view_of(1, "1", e, 1), nullptr);
-            (void)rebatcher.add(view_of(2, "2", e, 1), nullptr);
-            rebatcher.send_all();
-            status = (h.sent.empty() ? 0 : 1) | (h.unrecorded.size() == 1 ? 0 : 2);
-        } catch (...) {
-            status = 92;
-        }
-        ::_exit(status);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    const int status = test::run_with_file_size_limit(0, [&] {
+        SpoolRebatcher rebatcher = h.rebatcher();
+        const std::string e = R"([{"k":"e"}])";
+        (void)rebatcher.add(view_of(1, "1", e, 1), nullptr);
+        (void)rebatcher.add(view_of(2, "2", e, 1), nullptr);
+        rebatcher.send_all();
+        return (h.sent.empty() ? 0 : 1) | (h.unrecorded.size() == 1 ? 0 : 2);
+    });
+    CHECK(status == 0);
     CHECK(h.done_file().empty());
 }
 

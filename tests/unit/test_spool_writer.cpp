@@ -1,3 +1,4 @@
+#include "tests/support/file_size_limit.hpp"
 #include "tests/support/scratch_dir.hpp"
 
 #include "core/input/event_reader.hpp"
@@ -533,38 +534,7 @@ TEST_CASE("SpoolWriter: concurrent appends", "[spool]") {
     }
 }
 
-namespace {
-
-// Runs `body` in a forked child whose files may not grow beyond `max_file_bytes` (SIGXFSZ
-// ignored, so write(2) fails with EFBIG instead of killing it); returns the child's exit status.
-// The child reports what it saw through a file: it must not return into Catch.
-template <class Body> int run_with_file_size_limit(rlim_t max_file_bytes, Body&& body) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int status = 90;
-        try {
-            std::signal(SIGXFSZ, SIG_IGN);
-            const rlimit limit{max_file_bytes, max_file_bytes};
-            if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
-                ::_exit(91);
-            }
-            // The expected write error is logged; keep the test output clean.
-            spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-                "spool-writer-child", std::make_shared<spdlog::sinks::null_sink_mt>()));
-            status = body();
-        } catch (...) {
-            status = 92;
-        }
-        ::_exit(status);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("SpoolWriter: a failing write leaves only whole lines", "[spool]") {
     test::ScratchDir scratch;
@@ -580,7 +550,7 @@ TEST_CASE("SpoolWriter: a failing write leaves only whole lines", "[spool]") {
     SECTION("a write past the limit fails; the segment keeps the whole lines before it") {
         // Room for three lines and a part of the fourth.
         const rlim_t limit = 3 * line_size + line_size / 2;
-        const int status = run_with_file_size_limit(limit, [&] {
+        const int status = test::run_with_file_size_limit(limit, [&] {
             SpoolWriterOptions options;
             options.durable = durable;
             SpoolWriter writer(spool, options);
@@ -622,7 +592,7 @@ TEST_CASE("SpoolWriter: a failing write leaves only whole lines", "[spool]") {
     }
 
     SECTION("a first write that fails leaves no segment at all") {
-        const int status = run_with_file_size_limit(line_size / 2, [&] {
+        const int status = test::run_with_file_size_limit(line_size / 2, [&] {
             SpoolWriterOptions options;
             options.durable = durable;
             SpoolWriter writer(spool, options);
@@ -868,7 +838,7 @@ TEST_CASE("SpoolWriter::append_async: a failed group fails every append in it", 
     const std::size_t line_size = one_line.size();
 
     // Room for two lines and a half: the first group (one line) fits, the second (four) does not.
-    const int status = run_with_file_size_limit(2 * line_size + line_size / 2, [&] {
+    const int status = test::run_with_file_size_limit(2 * line_size + line_size / 2, [&] {
         SpoolWriterOptions options;
         options.durable = true;
         Gate gate;
