@@ -3,8 +3,11 @@
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
-# Cache hits across clones and build directories (paths are hashed relative to here).
+# Cache hits across clones and build directories (paths are hashed relative to here; with -g
+# ccache would also hash the build directory itself unless told not to — the objects' debug info
+# may then name another clone's directory, which only a debugger would notice).
 export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 	libcli11-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libfmt-dev catch2 \
