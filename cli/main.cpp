@@ -40,10 +40,16 @@ int run_main(int argc, char** argv) {
     app.require_subcommand(1);
     std::string log_level = "info";
     std::string log_format = "text";
-    app.add_option("--log-level", log_level, "debug, info, warn or error (default info)")
+    app.add_option("--log-level", log_level,
+                   "debug, info, warn or error (default info); before or after the command")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-    app.add_option("--log-format", log_format, "text or json (default text)")
+    app.add_option("--log-format", log_format,
+                   "text or json (default text); before or after the command")
         ->check(CLI::IsMember({"text", "json"}));
+    // Global options may follow the subcommand too (`evrelay serve --log-level debug`, as users
+    // type it): an option a subcommand does not know falls through to here. Subcommands
+    // created after this inherit the setting.
+    app.fallthrough();
 
     ReplayOptions replay_options;
     add_replay_command(app, replay_options);
