@@ -11,9 +11,10 @@ export CCACHE_NOHASHDIR := 1
 
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 	libcli11-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libfmt-dev catch2 \
-	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev libssl-dev openssl curl clang-tidy
+	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev libssl-dev openssl curl clang-tidy \
+	dpkg-dev
 
-.PHONY: deps build run test unit integration asan tidy clean bench-deps
+.PHONY: deps build run test unit integration asan tidy clean bench-deps install deb
 
 # Installs only when something is missing, so repeated runs don't touch apt.
 deps:
@@ -51,6 +52,17 @@ asan: deps
 # fails. Needs only the configured build's compile_commands.json (~3 min on 2 cores).
 tidy: deps $(BUILD_DIR)/build.ninja
 	TIDY_JOBS=$(JOBS) tests/lint/clang_tidy.sh $(BUILD_DIR)
+
+# Install as operators do (README "Installing"): the binary, the man pages, the systemd units, the
+# service user's sysusers.d entry and the example configuration (kept if one is there), under
+# $(DESTDIR)$(PREFIX); the configuration goes to /etc when PREFIX is /usr.
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(if $(DESTDIR),$(abspath $(DESTDIR)))" cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The Debian package (CPack), in $(BUILD_DIR): evrelay_VERSION-1_ARCH.deb.
+deb: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
