@@ -14,14 +14,31 @@ DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev libssl-dev openssl curl clang-tidy \
 	dpkg-dev
 
+<<<<<<< HEAD
 .PHONY: deps build run test unit integration asan tidy clean bench-deps install deb
+=======
+# The LaunchDarkly SDK reference of issue 11 (tests/sdk_reference): node and npm, and the SDK
+# pinned by its package-lock.json. Debian 12 comes without node; its nodejs 18 runs the SDK. They
+# are not in DEBIAN_PACKAGES because machines that already have NodeSource's nodejs (which
+# bundles npm and conflicts with Debian's npm package) must be left alone: apt installs them only
+# when the commands are missing.
+SDK_REFERENCE_DIR := tests/sdk_reference
 
-# Installs only when something is missing, so repeated runs don't touch apt.
+.PHONY: deps build run test unit integration asan tidy clean bench-deps
+>>>>>>> h-sdkref
+
+# Installs only when something is missing, so repeated runs don't touch apt or npm.
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then missing="$$missing nodejs npm"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+	@if [ ! -f $(SDK_REFERENCE_DIR)/node_modules/.package-lock.json ] || \
+		[ $(SDK_REFERENCE_DIR)/package-lock.json -nt $(SDK_REFERENCE_DIR)/node_modules/.package-lock.json ]; then \
+		echo "installing the SDK reference's npm packages ($(SDK_REFERENCE_DIR))"; \
+		cd $(SDK_REFERENCE_DIR) && npm ci --no-audit --no-fund; \
 	fi
 
 $(BUILD_DIR)/build.ninja:
