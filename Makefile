@@ -14,9 +14,6 @@ DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev libssl-dev openssl curl clang-tidy \
 	dpkg-dev
 
-<<<<<<< HEAD
-.PHONY: deps build run test unit integration asan tidy clean bench-deps install deb
-=======
 # The LaunchDarkly SDK reference of issue 11 (tests/sdk_reference): node and npm, and the SDK
 # pinned by its package-lock.json. Debian 12 comes without node; its nodejs 18 runs the SDK. They
 # are not in DEBIAN_PACKAGES because machines that already have NodeSource's nodejs (which
@@ -24,8 +21,7 @@ DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 # when the commands are missing.
 SDK_REFERENCE_DIR := tests/sdk_reference
 
-.PHONY: deps build run test unit integration asan tidy clean bench-deps
->>>>>>> h-sdkref
+.PHONY: deps build run test unit integration asan tidy clean bench-deps install deb
 
 # Installs only when something is missing, so repeated runs don't touch apt or npm.
 deps:
