@@ -136,7 +136,7 @@ int run_flush(const FlushOptions& options) {
 
     // SPEC §8: schema 1–2 and Unsummarized lines leave as schema 4.
     Summarisation summarisation(
-        options.flag_data, settings.config.base_uri, flag_poller_options(settings.sender),
+        options.flag_data, settings.config.base_uri.value_or(""), flag_poller_options(settings.sender),
         environments, nullptr,
         [sender]() -> std::optional<std::chrono::system_clock::time_point> {
             return sender != nullptr ? sender->upstream_date() : std::nullopt;

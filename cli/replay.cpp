@@ -108,7 +108,7 @@ int run_replay(const ReplayOptions& options) {
     Dispatcher dispatcher(publisher_options, *sink, budget, counters);
     // SPEC §8: schema 1–2 and Unsummarized items leave as schema 4.
     Summarisation summarisation(
-        options.flag_data, settings.config.base_uri, flag_poller_options(settings.sender),
+        options.flag_data, settings.config.base_uri.value_or(""), flag_poller_options(settings.sender),
         environments, &dispatcher,
         [sender]() -> std::optional<std::chrono::system_clock::time_point> {
             return sender != nullptr ? sender->upstream_date() : std::nullopt;

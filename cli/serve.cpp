@@ -226,7 +226,7 @@ int run_serve(const ServeOptions& options) {
     // SPEC §8: schema 1–2 and Unsummarized posts leave as schema 4. Flag data is polled all along
     // only when something is forwarded.
     Summarisation summarisation(
-        options.flag_data, settings.config.base_uri, flag_poller_options(settings.sender),
+        options.flag_data, settings.config.base_uri.value_or(""), flag_poller_options(settings.sender),
         environments, &dispatcher, [&sender] { return sender.upstream_date(); },
         forwarding ? FlagPolling::continuous : FlagPolling::on_first_use);
     // Every flush, summaries first: a summary leaves with the flush of its queue.

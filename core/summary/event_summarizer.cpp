@@ -341,10 +341,11 @@ bool EventSummarizer::is_experiment(const FlagInfo& flag, const JsonPart* reason
 // processEvent decide it:
 // - Without a `version`, the SDK did not find the flag: the counter is "unknown", and nothing
 //   else is looked up (no variation, no tracking, no debugging), whatever the flag data says.
-// - With a `version`, the event's version and variation are counted as they are, flag data or
-//   not (the SDK evaluated that version; the flag data may be older or newer, or not loaded
-//   yet). SPEC §8's "a flag absent from the flag data counts under unknown" is Relay's rule
-//   only for events without a version; an evaluation the SDK did count is not lost here.
+// - With a `version`, the event's version and variation are counted as they are when the flag
+//   is in the flag data (the SDK evaluated that version; the flag data may be older or newer).
+//   A flag absent from the flag data, and every flag while there is no flag data yet, is
+//   counted under "unknown" (SPEC §8, issue 11 item 3); the full and debug events that the
+//   event's own trackEvents/debugEventsUntilDate ask for still carry its version.
 // - The event's own `trackEvents` / `debugEventsUntilDate` (PHP SDK >= 3.6, which also folds
 //   the experiment rules into trackEvents) decide tracking and debugging when either is there.
 // - Otherwise the flag data does: a full event when the flag has trackEvents, or the reason is
@@ -408,13 +409,21 @@ bool EventSummarizer::add_feature(const Fields& fields, int schema_version, cons
             }
         }
     }
+    // SPEC §8: a flag absent from the flag data — or any flag while there is no flag data yet —
+    // is counted under "unknown", whatever version the event names.
+    const bool known = version && flags != nullptr && flags->find(flag_key) != nullptr;
+    const std::optional<std::int64_t> counted_version = known ? version : std::nullopt;
+    if (!known) {
+        counted_variation.reset();
+    }
     if (!excluded.value_or(false)) {
         std::string_view identity;
         if (!counted_variation) {
             identity = value_identity();
         }
         m_summary.count(CountedEvaluation{flag_key, m_default_json, m_value_json, identity,
-                                          counted_variation, version, fields.creation_ms},
+                                          counted_variation, counted_version,
+                                          fields.creation_ms},
                         m_identity);
     }
     ++counts.summarised;

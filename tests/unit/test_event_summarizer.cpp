@@ -119,18 +119,24 @@ TEST_CASE("EventSummarizer: unknown flags and missing flag data", "[event_summar
             R"("missing":{"default":"a","counters":[{"unknown":true,"value":"a","count":2},)"
             R"({"unknown":true,"value":"b","count":1}],"contextKinds":["user"]}}})");
     }
-    SECTION("with a version: counted as the SDK evaluated it, flag data or not") {
+    SECTION("with a version but no flag data yet: counted unknown (SPEC §8)") {
         h.flags_used = nullptr;
         h.add(php_feature("tracked", "u1",
                           R"("value":true,"default":false,"variation":0,"version":11)"));
-        h.add(
-            php_feature("not-in-data", "u1", R"("value":1,"default":0,"variation":1,"version":2)"));
         CHECK(h.counts.feature_out == 0); // no flag data: nothing says it is tracked
         CHECK(
             h.summary() ==
             R"({"kind":"summary","startDate":1795736416401,"endDate":1795736416401,"features":{)"
-            R"("tracked":{"default":false,"counters":[{"variation":0,"version":11,"value":true,"count":1}],"contextKinds":["user"]},)"
-            R"("not-in-data":{"default":0,"counters":[{"variation":1,"version":2,"value":1,"count":1}],"contextKinds":["user"]}}})");
+            R"("tracked":{"default":false,"counters":[{"unknown":true,"value":true,"count":1}],"contextKinds":["user"]}}})");
+    }
+    SECTION("with a version, absent from the flag data: counted unknown (SPEC §8)") {
+        h.add(
+            php_feature("not-in-data", "u1", R"("value":1,"default":0,"variation":1,"version":2)"));
+        CHECK(h.counts.feature_out == 0);
+        CHECK(
+            h.summary() ==
+            R"({"kind":"summary","startDate":1795736416401,"endDate":1795736416401,"features":{)"
+            R"("not-in-data":{"default":0,"counters":[{"unknown":true,"value":1,"count":1}],"contextKinds":["user"]}}})");
     }
 }
 
