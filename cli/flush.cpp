@@ -66,6 +66,7 @@ void add_flush_command(CLI::App& app, FlushOptions& options) {
         "--shutdown-timeout", options.shutdown_timeout,
         "On SIGINT/SIGTERM, how long to wait for deliveries in flight (default 10s)");
     add_upstream_options(*command, options.upstream);
+    add_flag_data_options(*command, options.flag_data);
 }
 
 int run_flush(const FlushOptions& options) {
@@ -133,6 +134,14 @@ int run_flush(const FlushOptions& options) {
     Sender* sender = delivery_sink.sender;
     DryRunPrinter* printer = delivery_sink.printer;
 
+    // SPEC §8: schema 1–2 and Unsummarized lines leave as schema 4.
+    Summarisation summarisation(
+        options.flag_data, settings.config.base_uri.value_or(""), flag_poller_options(settings.sender),
+        environments, nullptr,
+        [sender]() -> std::optional<std::chrono::system_clock::time_point> {
+            return sender != nullptr ? sender->upstream_date() : std::nullopt;
+        },
+        FlagPolling::on_first_use);
     SpoolDeliveryOptions delivery_options;
     delivery_options.target.env_name = settings.environments.target;
     delivery_options.target.sdk = *parse_sdk_kind(options.sdk);
@@ -143,6 +152,9 @@ int run_flush(const FlushOptions& options) {
     delivery_options.max_bytes_per_payload = batch_bytes;
     delivery_options.dry_run = options.dry_run;
     delivery_options.command = "flush";
+    delivery_options.summarise_payload = [&summarisation](Payload& payload) {
+        summarisation.summarise_payload(payload);
+    };
     // The sender reports the outcomes of the requests that ended together before it starts
     // another: their progress records go in one write.
     delivery_options.batch_progress = sender != nullptr;

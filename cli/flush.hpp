@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common_options.hpp"
+#include "summarisation.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +26,7 @@ struct FlushOptions {
     std::string payload_ids = "preserve";
     std::string shutdown_timeout = "10s";
     UpstreamOptions upstream;
+    FlagDataFlags flag_data; // SPEC §8: --flags, --base-uri, --flags-poll-interval
 };
 
 void add_flush_command(CLI::App& app, FlushOptions& options);

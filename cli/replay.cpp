@@ -68,6 +68,7 @@ void add_replay_command(CLI::App& app, ReplayOptions& options) {
         "--shutdown-timeout", options.shutdown_timeout,
         "On SIGINT/SIGTERM, how long to wait for deliveries in flight (default 10s)");
     add_upstream_options(*command, options.upstream);
+    add_flag_data_options(*command, options.flag_data);
     add_batch_options(*command, options.batch, k_default_replay_max_pending);
 }
 
@@ -105,6 +106,14 @@ int run_replay(const ReplayOptions& options) {
     DryRunPrinter* printer = delivery_sink.printer;
 
     Dispatcher dispatcher(publisher_options, *sink, budget, counters);
+    // SPEC §8: schema 1–2 and Unsummarized items leave as schema 4.
+    Summarisation summarisation(
+        options.flag_data, settings.config.base_uri.value_or(""), flag_poller_options(settings.sender),
+        environments, &dispatcher,
+        [sender]() -> std::optional<std::chrono::system_clock::time_point> {
+            return sender != nullptr ? sender->upstream_date() : std::nullopt;
+        },
+        FlagPolling::on_first_use);
 
     ReplayJobOptions job_options;
     job_options.inputs = options.inputs;
@@ -119,6 +128,14 @@ int run_replay(const ReplayOptions& options) {
     job_options.rate = options.rate;
     job_options.speed = options.speed;
     job_options.max_events_per_item = publisher_options.batch_size;
+    job_options.summarise = [&summarisation](const std::string& env_name, SdkKind sdk,
+                                             const PayloadMetadata& metadata,
+                                             const std::vector<std::string_view>& events) {
+        summarisation.hub().publish(env_name, sdk, metadata, events);
+    };
+    job_options.summarise_payload = [&summarisation](Payload& payload) {
+        summarisation.summarise_payload(payload);
+    };
 
     ReplayJob job(job_options, dispatcher, [](const InputProblem& problem) {
         spdlog::warn("replay: {}:{}: (byte {}) {}; skipped", problem.file, problem.line,
@@ -153,6 +170,7 @@ int run_replay(const ReplayOptions& options) {
             });
         }
         read_result = job.run(stats);
+        summarisation.flush_summaries();
         dispatcher.close_all();
         if (sender != nullptr) {
             // At the natural end every payload gets all its attempts; after a signal the wait

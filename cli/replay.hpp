@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common_options.hpp"
+#include "summarisation.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +26,7 @@ struct ReplayOptions {
     bool no_progress = false; // forced off
     std::string shutdown_timeout = "10s";
     UpstreamOptions upstream;
+    FlagDataFlags flag_data; // SPEC §8: --flags, --base-uri, --flags-poll-interval
     BatchOptions batch;
 };
 

@@ -119,6 +119,7 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
     command->add_option("--spool-segment-age", options.spool_segment_age,
                         "Close a spool segment at this age (default 1m)");
     add_upstream_options(*command, options.upstream);
+    add_flag_data_options(*command, options.flag_data);
     add_batch_options(*command, options.batch, k_default_serve_max_pending);
     // [Events] capacity sets the batch size only when the flag does not.
     command->get_option("--batch-size")->each([&options](const std::string&) {
@@ -222,6 +223,17 @@ int run_serve(const ServeOptions& options) {
     Sender sender(settings.sender, environments, upstream_state, counters);
     Dispatcher dispatcher(publisher_options, sender, budget, counters,
                           spool_writer ? &spooling : nullptr);
+    // SPEC §8: schema 1–2 and Unsummarized posts leave as schema 4. Flag data is polled all along
+    // only when something is forwarded.
+    Summarisation summarisation(
+        options.flag_data, settings.config.base_uri.value_or(""), flag_poller_options(settings.sender),
+        environments, &dispatcher, [&sender] { return sender.upstream_date(); },
+        forwarding ? FlagPolling::continuous : FlagPolling::on_first_use);
+    // Every flush, summaries first: a summary leaves with the flush of its queue.
+    const auto flush_all = [&summarisation, &dispatcher] {
+        summarisation.flush_summaries();
+        dispatcher.flush_all();
+    };
     if (spool_directory && forwarding) {
         SpoolDeliveryOptions delivery_options;
         delivery_options.target.env_name = settings.environments.target;
@@ -233,6 +245,9 @@ int run_serve(const ServeOptions& options) {
         delivery_options.rebatch = options.durable;
         delivery_options.max_bytes_per_payload = publisher_options.batch_bytes;
         delivery_options.command = "serve";
+        delivery_options.summarise_payload = [&summarisation](Payload& payload) {
+            summarisation.summarise_payload(payload);
+        };
         delivery_options.index_for = [writer =
                                           spool_writer.get()](const std::filesystem::path& path) {
             return writer->index_of(path);
@@ -249,7 +264,12 @@ int run_serve(const ServeOptions& options) {
     if (spool_writer && (no_forward || options.durable)) {
         handler_options.spool_posts = spool_writer.get();
     }
-    handler_options.flush = [&dispatcher] { dispatcher.flush_all(); };
+    handler_options.flush = flush_all;
+    handler_options.summarise = [&summarisation](const std::string& env_name, SdkKind sdk,
+                                                 const PayloadMetadata& metadata,
+                                                 const std::vector<std::string_view>& events) {
+        summarisation.hub().publish(env_name, sdk, metadata, events);
+    };
     handler_options.runtime_status = [&] {
         RuntimeStatus status;
         status.upstream_state = std::string(to_string(upstream_state.state()));
@@ -307,7 +327,7 @@ int run_serve(const ServeOptions& options) {
                                  : "forwarding to " + settings.sender.events_uri);
 
     // SPEC §3: every flush interval, each non-empty queue becomes one payload.
-    server.every(flush_interval, [&dispatcher] { dispatcher.flush_all(); });
+    server.every(flush_interval, flush_all);
     if (spool_writer) {
         server.every(std::min<std::chrono::milliseconds>(std::chrono::seconds(1), flush_interval),
                      [&spool_writer] { spool_writer->rotate_if_due(); });
@@ -320,9 +340,10 @@ int run_serve(const ServeOptions& options) {
         switch (signal) {
         case SIGUSR1:
             spdlog::info("serve: SIGUSR1 received; flushing");
-            dispatcher.flush_all();
+            flush_all();
             return;
         case SIGHUP: {
+            summarisation.reload(); // the --flags file, whatever becomes of the config file
             // SPEC §9: a config that fails to parse is rejected and the old one kept.
             auto reloaded = load_upstream_config(upstream_flags(options.upstream));
             if (!reloaded) {
@@ -365,7 +386,9 @@ int run_serve(const ServeOptions& options) {
 
     // STYLE §7: the shutdown sequence. run() returned: no handler runs any more, so no event
     // can arrive after the queues are closed.
-    // Close every publisher: their queues become payloads handed to the sender (SPEC §3).
+    // Close every publisher: their queues become payloads handed to the sender (SPEC §3), with
+    // the last summaries.
+    summarisation.flush_summaries();
     dispatcher.close_all();
     // Give the sender (and the spool's drainer) what is left of --shutdown-timeout.
     const auto remaining_time = [&] {

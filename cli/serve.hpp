@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common_options.hpp"
+#include "summarisation.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -32,6 +33,7 @@ struct ServeOptions {
     std::string spool_segment_age = "1m";
     bool batch_size_given = false; // set by the flag: otherwise [Events] capacity applies
     UpstreamOptions upstream;
+    FlagDataFlags flag_data; // SPEC §8: --flags, --base-uri, --flags-poll-interval
     BatchOptions batch;
 };
 

@@ -15,6 +15,7 @@ RelayConfig merge_relay_config(RelayConfig base, const RelayConfig& over) {
     take(base.port, over.port);
     take(base.send_events, over.send_events);
     take(base.events_uri, over.events_uri);
+    take(base.base_uri, over.base_uri);
     take(base.flush_interval, over.flush_interval);
     take(base.capacity, over.capacity);
     take(base.inline_users, over.inline_users);

@@ -19,6 +19,7 @@ struct RelayConfig {
     std::optional<int> port;
     std::optional<bool> send_events;
     std::optional<std::string> events_uri;
+    std::optional<std::string> base_uri; // [Main] baseUri: where flag data is polled (SPEC §8)
     std::optional<std::chrono::milliseconds> flush_interval;
     std::optional<std::size_t> capacity;
     std::optional<bool> inline_users;

@@ -2,15 +2,12 @@
 // settings (relay_settings.hpp).
 #include "core/config/relay_config.hpp"
 #include "core/config/relay_settings.hpp"
+#include "core/util/file_contents.hpp"
 #include "core/util/gcfg_reader.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace evrelay {
 
@@ -160,18 +157,11 @@ Result<RelayConfig> parse_relay_config(std::string_view text, const std::string&
 }
 
 Result<RelayConfig> read_relay_config_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return make_error(ErrorKind::io,
-                          fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    Result<std::string> content = util::read_file_contents(path);
+    if (!content) {
+        return tl::unexpected(std::move(content.error()));
     }
-    std::ostringstream content;
-    content << in.rdbuf();
-    if (in.bad()) {
-        return make_error(ErrorKind::io,
-                          fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
-    }
-    return parse_relay_config(content.str(), path);
+    return parse_relay_config(*content, path);
 }
 
 } // namespace evrelay

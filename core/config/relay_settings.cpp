@@ -185,6 +185,7 @@ constexpr RelaySetting setting(std::string_view section, std::string_view key,
 // and dashes included).
 constexpr RelaySetting k_settings[] = {
     setting<&RelayConfig::port, parse_port>("Main", "port", "PORT"),
+    setting<&RelayConfig::base_uri, parse_optional_text>("Main", "baseUri", "BASE_URI"),
     setting<&RelayConfig::send_events, parse_boolean>("Events", "sendEvents", "USE_EVENTS"),
     setting<&RelayConfig::events_uri, parse_optional_text>("Events", "eventsUri", "EVENTS_HOST"),
     setting<&RelayConfig::flush_interval, parse_flush_interval>("Events", "flushInterval",

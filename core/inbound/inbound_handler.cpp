@@ -55,13 +55,6 @@ HttpResponse spool_answer(const Result<void>& appended, HttpResponse ok, Deliver
     return ok;
 }
 
-bool is_old_schema_warning_due() {
-    // SPEC §4: until the summariser exists these posts go out verbatim; say so once per process,
-    // not once per post.
-    static std::atomic<bool> warned{false};
-    return !warned.exchange(true);
-}
-
 std::string describe(const JsonError& error) {
     return error.message + " (at byte " + std::to_string(error.offset) + ")";
 }
@@ -264,8 +257,13 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
         return reject(400, "body may not be empty");
     }
 
-    const PayloadMetadata metadata = metadata_from_headers(
-        request.header("X-LaunchDarkly-Event-Schema"), request.header("X-LaunchDarkly-Tags"));
+    PayloadMetadata metadata = metadata_from_headers(request.header("X-LaunchDarkly-Event-Schema"),
+                                                     request.header("X-LaunchDarkly-Tags"));
+    if (route.kind == RouteKind::beacon) {
+        // SPEC §4: the beacon carries no headers of its own; Relay labels its events schema 3.
+        metadata.schema_version = 3;
+    }
+    metadata.unsummarized = request.has_header("X-LaunchDarkly-Unsummarized");
     body.reserve(body.size() + k_json_padding);
     EventSplitter& splitter = thread_splitter();
     const std::string_view json = util::trim(body);
@@ -311,13 +309,6 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
     if (JsonResult<void> split = splitter.split_array(body, body.capacity(), events); !split) {
         return reject(400, "malformed analytics body: " + describe(split.error()));
     }
-    if (metadata.schema_version <= 2 || request.has_header("X-LaunchDarkly-Unsummarized")) {
-        if (is_old_schema_warning_due()) {
-            spdlog::warn("serve: summarisation of schema 1–2 events is not built yet; forwarding "
-                         "verbatim (first seen: schema {} from {} {})",
-                         metadata.schema_version, to_string(route.sdk), environment.name);
-        }
-    }
     capture(route, DataKind::analytics, environment, request, metadata, json);
     if (m_options.spool_posts != nullptr) {
         return spool_post(route, DataKind::analytics, environment, request, metadata, json,
@@ -326,7 +317,11 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
     if (m_options.no_forward) {
         m_counters.for_target(environment.name, route.sdk)
             .events_received.fetch_add(events.size(), std::memory_order_relaxed);
-    } else if (!events.empty()) {
+    } else if (events.empty()) {
+        // Nothing to publish.
+    } else if (needs_summarising(metadata) && m_options.summarise) {
+        m_options.summarise(environment.name, route.sdk, metadata, events);
+    } else {
         m_dispatcher.publish(environment.name, route.sdk, metadata, events);
     }
     return accepted(route);

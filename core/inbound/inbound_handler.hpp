@@ -19,6 +19,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace evrelay {
 
@@ -37,6 +39,12 @@ struct InboundHandlerOptions {
     // again when it did not see the 202 — is answered 202 and not stored again.
     SpoolWriter* spool_posts = nullptr;
     std::function<RuntimeStatus()> runtime_status; // GET /status and /metrics; may be empty
+    // Schema 1–2 and Unsummarized analytics posts (needs_summarising) go here instead of the
+    // dispatcher: the summariser turns them into schema-4 events (SPEC §8). Empty: published as
+    // they are (tests of the verbatim path only; serve always sets it).
+    std::function<void(const std::string& env_name, SdkKind sdk, const PayloadMetadata& metadata,
+                       const std::vector<std::string_view>& events)>
+        summarise;
 };
 
 // The request-handling half of `serve` (SPEC §4): routes a request, authenticates it, decodes

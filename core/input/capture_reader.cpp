@@ -148,6 +148,11 @@ Result<void> CaptureReader::read_envelope(InputItem& item) {
                 return bad_envelope("\"tags\" is not a string");
             }
             record.metadata.tags = std::move(*value);
+        } else if (key == "unsummarized") {
+            if (field.type != JsonType::boolean) {
+                return bad_envelope("\"unsummarized\" is not true or false");
+            }
+            record.metadata.unsummarized = field.value == "true";
         } else if (key == "payloadId") {
             std::optional<std::string> value = text();
             if (!value) {

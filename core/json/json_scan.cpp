@@ -129,4 +129,27 @@ std::string_view object_member_span(std::string_view json, std::string_view key)
     return {};
 }
 
+void append_compact_json(std::string& out, std::string_view json) {
+    std::size_t pos = 0;
+    const std::size_t size = json.size();
+    while (pos < size) {
+        // Copy runs up to the next quote or blank at once: most values hold no blanks at all.
+        std::size_t run = pos;
+        while (run < size && json[run] != '"' && !json_syntax::is_space(json[run])) {
+            ++run;
+        }
+        out.append(json.data() + pos, run - pos);
+        if (run >= size) {
+            return;
+        }
+        if (json[run] == '"') {
+            const std::size_t end = skip_json_string(json, run);
+            out.append(json.data() + run, end - run);
+            pos = end;
+        } else {
+            pos = run + 1; // a blank between tokens
+        }
+    }
+}
+
 } // namespace evrelay

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,5 +24,9 @@ std::optional<std::vector<std::string_view>> array_element_spans(std::string_vie
 // The value of member `key` (compared with its raw, still-escaped spelling) of the object `json`,
 // trimmed; empty when absent or when `json` is not an object.
 std::string_view object_member_span(std::string_view json, std::string_view key);
+
+// Appends `json` (validated) without its whitespace outside strings: the compact form the
+// summariser writes (an SDK may pretty-print, and a value is often copied into many events).
+void append_compact_json(std::string& out, std::string_view json);
 
 } // namespace evrelay

@@ -81,4 +81,12 @@ std::string json_string_value(std::string_view raw) {
     return out;
 }
 
+std::string_view json_string_view(std::string_view raw, std::string& scratch) {
+    if (raw.find('\\') == std::string_view::npos) {
+        return raw;
+    }
+    scratch = json_string_value(raw);
+    return scratch;
+}
+
 } // namespace evrelay

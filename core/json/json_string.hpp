@@ -10,4 +10,8 @@ namespace evrelay {
 // validated JSON.
 std::string json_string_value(std::string_view raw);
 
+// The same value without a copy when it needs none: `raw` itself when it holds no backslash,
+// else `scratch`, which receives the decoded text (and keeps its capacity for the next call).
+std::string_view json_string_view(std::string_view raw, std::string& scratch);
+
 } // namespace evrelay

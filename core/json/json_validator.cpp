@@ -310,6 +310,7 @@ value_done: // a value of `type` ending at value_end came before entry i, inside
         const std::uint32_t start = index[m_root.first];
         m_root.type = type;
         m_root.value = json.substr(start, value_end - start);
+        m_root.end = i;
         goto done;
     }
     if (depth == 1) {

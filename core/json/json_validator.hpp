@@ -57,6 +57,8 @@ class JsonValidator {
     // is an array or an object (empty otherwise). Views into the text validated.
     JsonType root_type() const { return m_root.type; }
     std::string_view root() const { return m_root.value; }
+    // The root as a part (no key), to pass to parts_of() or to walk as any other part.
+    const JsonPart& root_part() const { return m_root; }
     const std::vector<JsonPart>& parts() const { return m_parts; }
 
     // After a successful validate(): appends the parts of `container` (one of parts(), an array

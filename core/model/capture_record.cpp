@@ -102,6 +102,9 @@ void append_capture_line(std::string& out, const CaptureRecord& record) {
         out += R"(,"tags":)";
         append_escaped(out, record.metadata.tags);
     }
+    if (record.metadata.unsummarized) {
+        out += R"(,"unsummarized":true)";
+    }
     if (record.payload_id) {
         out += R"(,"payloadId":)";
         append_escaped(out, *record.payload_id);

@@ -120,7 +120,14 @@ void ReplayJob::publish_item(InputItem& item) {
         payload.metadata = metadata;
         payload.body = join_events(item.events);
         payload.event_count = item.events.size();
+        if (needs_summarising(metadata) && m_options.summarise_payload) {
+            m_options.summarise_payload(payload);
+        }
         m_dispatcher.forward_payload(std::move(payload));
+        return;
+    }
+    if (needs_summarising(metadata) && m_options.summarise) {
+        m_options.summarise(env_name, sdk, metadata, item.events);
         return;
     }
     m_dispatcher.publish(env_name, sdk, metadata, item.events);

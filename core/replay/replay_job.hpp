@@ -25,6 +25,14 @@ struct ReplayJobOptions {
     std::optional<double> rate;  // events per second
     std::optional<double> speed; // times the recorded pace
     std::size_t max_events_per_item = 1000;
+    // Schema 1–2 and Unsummarized items (needs_summarising, SPEC §8): `summarise` takes their
+    // events instead of the dispatcher; with preserve_payload_ids, `summarise_payload` turns an
+    // envelope's payload into its schema-4 output (and that envelope's own summary event) under
+    // the recorded ID. Empty: such items are published as they are.
+    std::function<void(const std::string& env_name, SdkKind sdk, const PayloadMetadata& metadata,
+                       const std::vector<std::string_view>& events)>
+        summarise;
+    std::function<void(Payload& payload)> summarise_payload;
 };
 
 // What the reader side saw; delivery outcomes are counted by the CounterRegistry.

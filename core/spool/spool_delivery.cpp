@@ -370,6 +370,11 @@ void SpoolDelivery::count_duplicate(const SpoolLineView& line, Segment* segment,
 
 void SpoolDelivery::submit(Payload payload, std::uint64_t segment_index,
                            std::vector<std::uint64_t> lines, Segment* segment) {
+    if (payload.data == DataKind::analytics && needs_summarising(payload.metadata) &&
+        m_options.summarise_payload) {
+        // Before the payload is registered: its event count is then the output's.
+        m_options.summarise_payload(payload);
+    }
     if (m_stats != nullptr) {
         m_stats->payloads_sent.fetch_add(1);
     }

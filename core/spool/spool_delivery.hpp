@@ -49,6 +49,11 @@ struct SpoolDeliveryOptions {
     // The in-memory index of a segment this process wrote (SpoolWriter::index_of), if any:
     // such a segment is delivered from it without parsing its lines again.
     std::function<std::shared_ptr<const SpoolSegmentIndex>(const std::filesystem::path&)> index_for;
+    // Schema 1–2 and Unsummarized lines (needs_summarising, SPEC §8) are sent as their schema-4
+    // output: this turns a payload of such lines (one line, or a batch) into its index, feature,
+    // debug and custom events followed by their own summary, under the same payload ID — so a
+    // re-sent line is de-duplicated upstream like any other. Empty: sent as they are.
+    std::function<void(Payload& payload)> summarise_payload;
     // The command delivering ("flush", "serve"): the prefix of the pass's log lines.
     std::string command = "flush";
 };

@@ -1,5 +1,8 @@
 #include "core/upstream/curl_transfer.hpp"
 
+#include "core/util/ascii.hpp"
+
+#include <string>
 #include <utility>
 
 namespace evrelay {
@@ -8,6 +11,22 @@ namespace {
 
 // CURLOPT_UPLOAD_BUFFERSIZE (libcurl allows up to 2 MiB).
 constexpr long k_upload_buffer_bytes = 512L * 1024;
+
+// CURLOPT_HEADERFUNCTION: keeps the Date of each response (the last one wins) in the
+// std::atomic<std::int64_t> given as HEADERDATA; every other header is ignored.
+size_t record_date_header(char* buffer, size_t size, size_t count, void* userdata) {
+    const std::size_t bytes = size * count;
+    const std::string_view line(buffer, bytes);
+    if (line.size() > 5 && util::iequals(line.substr(0, 5), "date:")) {
+        const std::string value(util::trim(line.substr(5)));
+        const time_t seconds = curl_getdate(value.c_str(), nullptr);
+        if (seconds > 0) {
+            static_cast<std::atomic<std::int64_t>*>(userdata)->store(
+                static_cast<std::int64_t>(seconds) * 1000, std::memory_order_relaxed);
+        }
+    }
+    return bytes;
+}
 
 } // namespace
 
@@ -129,6 +148,10 @@ Result<std::unique_ptr<Transfer>> TransferPool::make_transfer() const {
     curl_easy_setopt(
         easy, CURLOPT_WRITEFUNCTION,
         +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
+    if (m_settings.upstream_date_ms != nullptr) {
+        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &record_date_header);
+        curl_easy_setopt(easy, CURLOPT_HEADERDATA, m_settings.upstream_date_ms);
+    }
     if (!m_settings.ca_bundle.empty()) {
         curl_blob blob{const_cast<char*>(m_settings.ca_bundle.data()), m_settings.ca_bundle.size(),
                        CURL_BLOB_NOCOPY};

@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -38,6 +40,10 @@ struct TransferSettings {
     std::string proxy;     // "" = curl's default
     std::string ca_bundle; // in memory; "" = curl's default bundle (or ca_file)
     std::string ca_file;   // used when ca_bundle is "" (an unreadable --ca-cert: TLS fails)
+    // Where each response's Date header goes (Unix ms), for the summariser's debug window
+    // (SPEC §8: debug events stop at the later of evrelay's clock and the upstream's). Null:
+    // response headers are not read.
+    std::atomic<std::int64_t>* upstream_date_ms = nullptr;
 };
 
 // One easy handle with what lives as long as its attempt: the job, the request description its

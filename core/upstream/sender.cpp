@@ -41,8 +41,10 @@ std::string describe_status(long status, const char* curl_error) {
            ")";
 }
 
-TransferSettings transfer_settings(const SenderOptions& options) {
+TransferSettings transfer_settings(const SenderOptions& options,
+                                   std::atomic<std::int64_t>* upstream_date_ms) {
     TransferSettings settings;
+    settings.upstream_date_ms = upstream_date_ms;
     settings.connect_timeout = options.connect_timeout;
     settings.request_timeout = options.request_timeout;
     settings.proxy = options.proxy;
@@ -67,7 +69,7 @@ struct Sender::Impl {
          DeliveryListener& listener_in, CounterRegistry& counters_in)
         : options(std::move(options_in)), listener(listener_in), counters(counters_in),
           policy(options.retries, options.retry_delay), loop(options.max_concurrent_requests),
-          transfers(transfer_settings(options)),
+          transfers(transfer_settings(options, &upstream_date_ms)),
           headers(environments,
                   UpstreamRequestOptions{options.events_uri, options.user_agent, options.gzip}),
           rng(std::random_device{}()) {}
@@ -76,6 +78,9 @@ struct Sender::Impl {
     Impl& operator=(const Impl&) = delete;
 
     const SenderOptions options;
+    // The Date of the upstream's last response (Unix ms; 0 = none yet), written by the curl
+    // thread's header callback. Declared before `transfers`, which points at it.
+    std::atomic<std::int64_t> upstream_date_ms{0};
     DeliveryListener& listener;
     CounterRegistry& counters;
     const RetryPolicy policy;
@@ -527,6 +532,14 @@ bool Sender::wait_idle(std::chrono::milliseconds timeout) {
 
 void Sender::stop() {
     m_impl->stop();
+}
+
+std::optional<std::chrono::system_clock::time_point> Sender::upstream_date() const {
+    const std::int64_t ms = m_impl->upstream_date_ms.load(std::memory_order_relaxed);
+    if (ms == 0) {
+        return std::nullopt;
+    }
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }
 
 std::size_t Sender::in_flight_bytes() const {

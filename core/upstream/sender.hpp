@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,9 @@ class Sender : public PayloadSink {
 
     // Cancels everything still pending; each such payload goes to on_undeliverable(shutdown).
     void stop();
+
+    // The Date header of the upstream's last response; nullopt before the first.
+    std::optional<std::chrono::system_clock::time_point> upstream_date() const;
 
     std::size_t in_flight_bytes() const;
     std::size_t pending_payloads() const;

@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <sys/socket.h>
 #include <thread>
+#include <atomic>
 #include <utility>
 
 namespace evrelay::test {
@@ -86,8 +87,8 @@ std::optional<std::string> gunzip(const std::string& in) {
     return out;
 }
 
-std::string http_date() {
-    std::time_t now = std::time(nullptr);
+std::string http_date(std::chrono::seconds offset) {
+    std::time_t now = std::time(nullptr) + static_cast<std::time_t>(offset.count());
     std::tm tm{};
     gmtime_r(&now, &tm);
     char buf[64];
@@ -116,7 +117,10 @@ struct RecordingUpstream::Impl {
     std::deque<int> script;
     std::map<std::string, std::deque<int>> path_scripts;
     int default_status = 202;
+    // set_resource(): GET path → (body, ETag).
+    std::map<std::string, std::pair<std::string, std::string>> resources;
     bool stall = false;
+    std::atomic<std::chrono::seconds> date_offset{std::chrono::seconds(0)}; // of the Date header
     std::size_t max_body_bytes = 0;
     bool stopping = false;
 
@@ -128,9 +132,15 @@ struct RecordingUpstream::Impl {
 
     void accept_loop();
     void serve(std::uint64_t id, const std::shared_ptr<tcp::socket>& socket);
-    // Records the request; returns the status to answer, or nullopt to close without answering
-    // (the server stopped while the request was stalled).
-    std::optional<int> handle(const http::request<http::string_body>& request);
+    // What to answer: a status, and for a resource its body and ETag.
+    struct Answer {
+        int status = 202;
+        std::string body;
+        std::string etag;
+    };
+    // Records the request; returns the answer, or nullopt to close without answering (the
+    // server stopped while the request was stalled).
+    std::optional<Answer> handle(const http::request<http::string_body>& request);
     int next_status_locked(const std::string& target);
 };
 
@@ -165,15 +175,22 @@ void RecordingUpstream::Impl::serve(std::uint64_t id, const std::shared_ptr<tcp:
             break; // peer closed, malformed request, or the server is stopping
         }
         const auto& request = parser.get();
-        std::optional<int> status = handle(request);
-        if (!status) {
+        std::optional<Answer> answer = handle(request);
+        if (!answer) {
             break;
         }
-        http::response<http::empty_body> response{static_cast<http::status>(*status),
-                                                  request.version()};
-        response.set(http::field::date, http_date());
+        http::response<http::string_body> response{static_cast<http::status>(answer->status),
+                                                   request.version()};
+        response.set(http::field::date, http_date(date_offset.load()));
         response.set(http::field::server, "evrelay-test-upstream");
-        response.content_length(0);
+        if (!answer->etag.empty()) {
+            response.set(http::field::etag, answer->etag);
+        }
+        if (!answer->body.empty()) {
+            response.set(http::field::content_type, "application/json");
+        }
+        response.body() = std::move(answer->body);
+        response.prepare_payload();
         response.keep_alive(request.keep_alive());
         http::write(*socket, response, ec);
         if (ec || !request.keep_alive()) {
@@ -190,7 +207,7 @@ void RecordingUpstream::Impl::serve(std::uint64_t id, const std::shared_ptr<tcp:
     socket->close(ignored);
 }
 
-std::optional<int>
+std::optional<RecordingUpstream::Impl::Answer>
 RecordingUpstream::Impl::handle(const http::request<http::string_body>& request) {
     RecordedRequest record;
     record.method = std::string(request.method_string());
@@ -222,12 +239,32 @@ RecordingUpstream::Impl::handle(const http::request<http::string_body>& request)
     if (!fixed_status && max_body_bytes != 0 && record.body.size() > max_body_bytes) {
         fixed_status = 413;
     }
+    if (const auto resource = resources.find(record.target);
+        resource != resources.end() && record.method == "GET" && !stall) {
+        // A path script (401, 503 …) comes first; then 304 for the current ETag, else 200.
+        Answer answer;
+        const auto scripted = path_scripts.find(record.target);
+        if (scripted != path_scripts.end() && !scripted->second.empty()) {
+            answer.status = next_status_locked(record.target);
+        } else if (!resource->second.second.empty() &&
+                   record.header("if-none-match") == resource->second.second) {
+            answer.status = 304;
+        } else {
+            answer.status = 200;
+            answer.body = resource->second.first;
+            answer.etag = resource->second.second;
+        }
+        record.status = answer.status;
+        requests.push_back(std::move(record));
+        changed.notify_all();
+        return answer;
+    }
     if (!stall) {
         int status = fixed_status ? *fixed_status : next_status_locked(record.target);
         record.status = status;
         requests.push_back(std::move(record));
         changed.notify_all();
-        return status;
+        return Answer{status, {}, {}};
     }
 
     // Stalled: record now (status 0) so tests can see the request arrived, answer later.
@@ -245,7 +282,7 @@ RecordingUpstream::Impl::handle(const http::request<http::string_body>& request)
     if (generation == recorded_generation && index < requests.size()) {
         requests[index].status = status;
     }
-    return status;
+    return Answer{status, {}, {}};
 }
 
 int RecordingUpstream::Impl::next_status_locked(const std::string& target) {
@@ -323,6 +360,15 @@ void RecordingUpstream::script(std::vector<int> statuses) {
 void RecordingUpstream::script_path(const std::string& path, std::vector<int> statuses) {
     std::lock_guard lock(m_impl->mutex);
     m_impl->path_scripts[path].assign(statuses.begin(), statuses.end());
+}
+
+void RecordingUpstream::set_resource(const std::string& path, std::string body, std::string etag) {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->resources[path] = {std::move(body), std::move(etag)};
+}
+
+void RecordingUpstream::set_date_offset(std::chrono::seconds offset) {
+    m_impl->date_offset.store(offset);
 }
 
 void RecordingUpstream::set_default_status(int status) {

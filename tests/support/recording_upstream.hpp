@@ -43,6 +43,12 @@ class RecordingUpstream {
     // Script per path: statuses for requests whose target equals `path`.
     void script_path(const std::string& path, std::vector<int> statuses);
     void set_default_status(int status);
+    // GET `path` answers 200 with `body` (application/json) and `etag`, or 304 when the request's
+    // If-None-Match is `etag`; a script_path() for `path` comes first (401, 503 …). For the flag
+    // data endpoint (GET /sdk/latest-all). May be called again to change the resource.
+    void set_resource(const std::string& path, std::string body, std::string etag);
+    // The Date header of every answer is this far from the real time (a clock ahead or behind).
+    void set_date_offset(std::chrono::seconds offset);
     // When on, requests are read and recorded (status 0) but not answered until stall is turned
     // off (then they get the default status, without consuming the script: their client has
     // usually given up) or the server stops (then the connection is closed unanswered).

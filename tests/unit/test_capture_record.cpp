@@ -91,6 +91,13 @@ TEST_CASE("capture_record::append_capture_line", "[reader]") {
                      "\n");
     }
 
+    SECTION("the Unsummarized mark, after the tags") {
+        record.metadata.unsummarized = true;
+        evrelay::append_capture_line(out, record);
+        CHECK(out.find(R"("tags":"application-id/web","unsummarized":true,"payloadId":)") !=
+              std::string::npos);
+    }
+
     SECTION("tags and payload ID absent; diagnostic; mobile") {
         record.metadata.tags.clear();
         record.payload_id.reset();

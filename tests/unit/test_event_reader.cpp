@@ -218,6 +218,8 @@ TEST_CASE("EventReader::next capture", "[reader]") {
     CaptureRecord analytics = make_record(bodies[0]);
     evrelay::append_capture_line(input, analytics);
     CaptureRecord bare = make_record(bodies[1]);
+    // A schema-4 post that carried X-LaunchDarkly-Unsummarized keeps the mark (SPEC §8).
+    bare.metadata.unsummarized = true;
     bare.metadata.tags.clear();
     bare.payload_id.reset();
     bare.sdk = SdkKind::js;
@@ -253,6 +255,8 @@ TEST_CASE("EventReader::next capture", "[reader]") {
         CHECK(second.sdk == SdkKind::js);
         CHECK(second.metadata.tags.empty());
         CHECK(second.metadata.schema_version == 4);
+        CHECK(second.metadata.unsummarized);
+        CHECK_FALSE(first.metadata.unsummarized);
         CHECK_FALSE(second.payload_id);
         CHECK(all.items[1].line == 2);
 

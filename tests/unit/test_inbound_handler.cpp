@@ -437,6 +437,8 @@ TEST_CASE("InboundHandler::handle answers the image beacon with a GIF", "[inboun
     REQUIRE(payloads.size() == 1);
     CHECK(payloads[0].sdk == SdkKind::js);
     CHECK(payloads[0].body == events);
+    // SPEC §4: Relay labels the beacon's events schema 3 (it has no header of its own).
+    CHECK(payloads[0].metadata.schema_version == 3);
 
     HttpRequest missing;
     missing.method = "GET";
@@ -708,4 +710,63 @@ TEST_CASE("InboundHandler: a post the SDK sends again is not stored twice", "[in
     CHECK(send("") == 202);
     CHECK(writer.lines_written() == 4);
     CHECK(f.counters.totals().spooled == 4);
+}
+
+TEST_CASE("InboundHandler::handle sends schema 1-2 and Unsummarized posts to the summariser",
+          "[inbound]") {
+    struct Summarised {
+        std::string env;
+        SdkKind sdk;
+        PayloadMetadata metadata;
+        std::vector<std::string> events;
+    };
+    std::vector<Summarised> summarised;
+    InboundHandlerOptions options;
+    options.summarise = [&summarised](const std::string& env, SdkKind sdk,
+                                      const PayloadMetadata& metadata,
+                                      const std::vector<std::string_view>& events) {
+        summarised.push_back({env, sdk, metadata, {events.begin(), events.end()}});
+    };
+    Fixture f(options);
+    const std::string body = R"([{"kind":"feature","key":"f","user":{"key":"u"},"value":1}])";
+    const std::string auth = k_sdk_key;
+    SECTION("schema 2") {
+        CHECK(f.handler.handle(post("/bulk", body,
+                                    {{"Authorization", auth},
+                                     {"X-LaunchDarkly-Event-Schema", "2"}}))
+                  .status == 202);
+        REQUIRE(summarised.size() == 1);
+        CHECK(summarised[0].metadata.schema_version == 2);
+        CHECK_FALSE(summarised[0].metadata.unsummarized);
+    }
+    SECTION("no schema header: schema 1") {
+        CHECK(f.handler.handle(post("/bulk", body, {{"Authorization", auth}})).status == 202);
+        REQUIRE(summarised.size() == 1);
+        CHECK(summarised[0].metadata.schema_version == 1);
+    }
+    SECTION("schema 4 with X-LaunchDarkly-Unsummarized: its presence counts, not its value") {
+        CHECK(f.handler.handle(post("/bulk", body,
+                                    {{"Authorization", auth},
+                                     {"X-LaunchDarkly-Event-Schema", "4"},
+                                     {"x-launchdarkly-unsummarized", ""}}))
+                  .status == 202);
+        REQUIRE(summarised.size() == 1);
+        CHECK(summarised[0].metadata.schema_version == 4);
+        CHECK(summarised[0].metadata.unsummarized);
+        CHECK(summarised[0].events == std::vector<std::string>{body.substr(1, body.size() - 2)});
+    }
+    // Nothing of these posts reached the publisher as it came.
+    CHECK(f.flushed().empty());
+
+    SECTION("schema 3 and 4 without the mark go to the publisher as they are") {
+        summarised.clear();
+        CHECK(f.handler.handle(post("/bulk", body,
+                                    {{"Authorization", auth},
+                                     {"X-LaunchDarkly-Event-Schema", "3"}}))
+                  .status == 202);
+        CHECK(summarised.empty());
+        const auto payloads = f.flushed();
+        REQUIRE(payloads.size() == 1);
+        CHECK(payloads[0].metadata.schema_version == 3);
+    }
 }

@@ -44,3 +44,12 @@ TEST_CASE("object_member_span", "[json]") {
     CHECK(object_member_span(json, "missing").empty());
     CHECK(object_member_span("[1]", "v").empty());
 }
+
+TEST_CASE("append_compact_json", "[json]") {
+    std::string out = "[";
+    append_compact_json(out, "{ \"a b\" : [ 1 ,\t2 ],\n \"c\":\"x \\\" y\" }");
+    CHECK(out == R"([{"a b":[1,2],"c":"x \" y"})");
+    out.clear();
+    append_compact_json(out, R"({"already":"compact"})");
+    CHECK(out == R"({"already":"compact"})");
+}

@@ -10,3 +10,13 @@ TEST_CASE("json_string_value decodes escapes", "[json]") {
     CHECK(json_string_value(R"(\ud83d\ude00)") == "\xf0\x9f\x98\x80");
     CHECK(json_string_value(R"(\udc00x)") == "\xef\xbf\xbdx"); // a lone surrogate: U+FFFD
 }
+
+TEST_CASE("json_string_view decodes only when it must", "[json]") {
+    using evrelay::json_string_view;
+    std::string scratch;
+    const std::string_view plain = "no escapes here";
+    CHECK(json_string_view(plain, scratch).data() == plain.data());
+    CHECK(scratch.empty());
+    CHECK(json_string_view(R"(a\"b\u00e9)", scratch) == "a\"b\xc3\xa9");
+    CHECK(scratch == "a\"b\xc3\xa9");
+}
