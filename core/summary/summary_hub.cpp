@@ -91,7 +91,10 @@ void SummaryHub::flush_summaries() {
     for (const std::shared_ptr<Entry>& entry : entries) {
         std::optional<std::string> summary;
         {
-            std::lock_guard lock(entry->mutex);
+            std::unique_lock lock(entry->mutex, k_flush_lock_wait);
+            if (!lock.owns_lock()) {
+                continue; // busy for long: its summary goes with the next flush
+            }
             summary = entry->summarizer.take_summary();
             if (summary) {
                 m_dispatcher.publish(entry->env_name, entry->sdk, entry->output, {*summary});
@@ -110,9 +113,11 @@ void SummaryHub::flush_summaries() {
             std::unique_lock entry_lock(entry->mutex, std::try_to_lock);
             idle = entry_lock.owns_lock() && !entry->summarizer.has_pending_summary() &&
                    now - entry->last_input >= m_options.context_keys_flush_interval;
-            // A publish() that found this entry before the map's lock was taken sees the mark
-            // and starts over with a new entry.
-            entry->retired = idle;
+            if (idle) {
+                // A publish() that found this entry before the map's lock was taken sees the
+                // mark and starts over with a new entry.
+                entry->retired = true;
+            }
         }
         it = idle ? m_entries.erase(it) : std::next(it);
     }

@@ -41,7 +41,11 @@ struct SummaryStats {
 // Thread-safe: one mutex guards the map and the statistics, and one per summariser is held
 // while it converts and publishes (so that an index event is queued before the events that
 // rely on it); Dispatcher::publish may block (replay, flush), which then holds up only posts
-// for the same queue.
+// for the same queue. flush_summaries() may be called from a Dispatcher callback on a thread
+// inside publish() (PublisherOptions::on_starved, a sink): the summariser's mutex is recursive,
+// and flush_summaries() waits at most k_flush_lock_wait for a summariser that another thread
+// holds (two threads flushing from inside publish() would otherwise wait for each other); a
+// summary it could not take then goes with the next flush.
 class SummaryHub {
   public:
     using TimePoint = std::chrono::system_clock::time_point;
@@ -51,6 +55,8 @@ class SummaryHub {
     // The Date of the upstream's last response, if any.
     using UpstreamDateSource = std::function<std::optional<TimePoint>()>;
     using Clock = std::function<TimePoint()>;
+
+    static constexpr std::chrono::milliseconds k_flush_lock_wait{100};
 
     SummaryHub(Dispatcher& dispatcher, FlagDataSource flag_data, UpstreamDateSource upstream_date,
                SummarizerOptions options = {}, Clock clock = {});
@@ -72,7 +78,7 @@ class SummaryHub {
 
   private:
     struct Entry {
-        std::mutex mutex;
+        std::recursive_timed_mutex mutex;
         EventSummarizer summarizer;
         std::string env_name;
         SdkKind sdk = SdkKind::server;

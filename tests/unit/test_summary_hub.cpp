@@ -43,11 +43,13 @@ struct Fixture {
         parse_flag_data(R"({"flags":{"tracked":{"version":11,"variations":[true,false],
                             "trackEvents":true,"debugEventsUntilDate":1795736476400}}})")
             .value());
+    std::mutex lookups_mutex; // the hub asks from every publishing thread
     std::vector<std::string> flag_lookups;
     std::optional<std::chrono::system_clock::time_point> upstream_date;
     std::chrono::system_clock::time_point now = k_now;
     SummaryHub hub{dispatcher,
                    [this](const std::string& env) {
+                       std::lock_guard lock(lookups_mutex);
                        flag_lookups.push_back(env);
                        return env == "production" ? flags : nullptr;
                    },
@@ -189,4 +191,41 @@ TEST_CASE("SummaryHub is safe to use from several threads", "[summary_hub]") {
     }
     CHECK(counted == 3 * 200 * 2);
     CHECK(f.hub.stats("production").summarised_input == 3 * 200 * 3);
+}
+
+TEST_CASE("SummaryHub::flush_summaries may be called from inside publish()", "[summary_hub]") {
+    // As a PublisherOptions::on_starved callback or a sink may, on the publishing thread, while
+    // the summariser being published for is locked.
+    class FlushingSink : public PayloadSink {
+      public:
+        void submit(Payload payload) override {
+            payloads.push_back(std::move(payload));
+            if (hub != nullptr && !flushed) {
+                flushed = true;
+                hub->flush_summaries();
+            }
+        }
+        SummaryHub* hub = nullptr;
+        bool flushed = false;
+        std::vector<Payload> payloads;
+    };
+    FlushingSink sink;
+    MemoryBudget budget{16u << 20};
+    CounterRegistry counters;
+    PublisherOptions options;
+    options.batch_size = 2; // the second event queued cuts a payload inside publish()
+    Dispatcher dispatcher(options, sink, budget, counters);
+    SummaryHub hub(dispatcher, nullptr, nullptr, SummarizerOptions{}, [] { return k_now; });
+
+    hub.publish("production", SdkKind::server, PayloadMetadata{2, ""}, {k_php_post[0]});
+    sink.hub = &hub;
+    const auto started = std::chrono::steady_clock::now();
+    hub.publish("production", SdkKind::server, PayloadMetadata{2, ""}, {k_php_post[2]});
+    CHECK(sink.flushed);
+    // Taken at once (the lock is this thread's own), not after k_flush_lock_wait.
+    CHECK(std::chrono::steady_clock::now() - started < SummaryHub::k_flush_lock_wait);
+    dispatcher.flush_all();
+    REQUIRE(sink.payloads.size() == 2);
+    CHECK(sink.payloads[1].body.find(R"({"kind":"summary")") == 1);
+    CHECK(hub.stats("production").summary_events == 1);
 }
