@@ -226,8 +226,9 @@ int run_serve(const ServeOptions& options) {
     // SPEC §8: schema 1–2 and Unsummarized posts leave as schema 4. Flag data is polled all along
     // only when something is forwarded.
     Summarisation summarisation(
-        options.flag_data, settings.config.base_uri.value_or(""), flag_poller_options(settings.sender),
-        environments, &dispatcher, [&sender] { return sender.upstream_date(); },
+        options.flag_data, settings.config.base_uri.value_or(""),
+        flag_poller_options(settings.sender), environments, &dispatcher,
+        [&sender] { return sender.upstream_date(); },
         forwarding ? FlagPolling::continuous : FlagPolling::on_first_use);
     // Every flush, summaries first: a summary leaves with the flush of its queue.
     const auto flush_all = [&summarisation, &dispatcher] {
@@ -276,6 +277,11 @@ int run_serve(const ServeOptions& options) {
         status.queued_events = dispatcher.queued_events();
         status.in_flight_bytes = sender.in_flight_bytes();
         status.pending_payloads = sender.pending_payloads();
+        std::vector<std::string> env_names;
+        for (const Environment& environment : environments.all()) {
+            env_names.push_back(environment.name.empty() ? environment.env_id : environment.name);
+        }
+        status.summarisation = summarisation.status(env_names);
         return status;
     };
     InboundHandler handler(environments, dispatcher, counters, capture.get(), handler_options);

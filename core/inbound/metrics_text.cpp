@@ -47,6 +47,40 @@ void sample(std::string& out, std::string_view name, const std::string& labels,
     out += '\n';
 }
 
+// SPEC §8 (issue 11 item 5): what the summariser took in and produced, and the flag data's age.
+void append_summarisation_metrics(std::string& out,
+                                  const std::vector<SummarisationStatus>& statuses) {
+    const auto per_env = [&](std::string_view name, std::string_view type, std::string_view help,
+                             auto value_of) {
+        header(out, name, type, help);
+        for (const SummarisationStatus& status : statuses) {
+            sample(out, name, "env=\"" + label_value(status.env) + "\"", value_of(status));
+        }
+    };
+    per_env("evrelay_summarised_input_events_total", "counter",
+            "Events of schema 1-2 and Unsummarized posts given to the summariser.",
+            [](const SummarisationStatus& s) { return s.input_events; });
+    per_env("evrelay_summary_events_total", "counter", "Summary events produced.",
+            [](const SummarisationStatus& s) { return s.summary_events; });
+    per_env("evrelay_index_events_total", "counter", "Index events produced by the summariser.",
+            [](const SummarisationStatus& s) { return s.index_events; });
+    per_env("evrelay_feature_events_total", "counter",
+            "Full feature events produced by the summariser (tracked flags).",
+            [](const SummarisationStatus& s) { return s.feature_events; });
+    per_env("evrelay_debug_events_total", "counter", "Debug events produced by the summariser.",
+            [](const SummarisationStatus& s) { return s.debug_events; });
+    header(out, "evrelay_flag_data_age_seconds", "gauge",
+           "Seconds since the flag data was read or confirmed unchanged (absent: none yet).");
+    for (const SummarisationStatus& status : statuses) {
+        if (status.flag_data_age_seconds) {
+            sample(out, "evrelay_flag_data_age_seconds",
+                   "env=\"" + label_value(status.env) + "\",source=\"" +
+                       label_value(status.flag_data_source) + "\"",
+                   static_cast<std::uint64_t>(*status.flag_data_age_seconds));
+        }
+    }
+}
+
 } // namespace
 
 std::string render_prometheus_metrics(const CounterRegistry& counters, const RuntimeStatus& runtime,
@@ -101,6 +135,7 @@ std::string render_prometheus_metrics(const CounterRegistry& counters, const Run
     }
     header(out, "evrelay_in_flight_bytes", "gauge", "Bytes of payloads handed to the sender.");
     sample(out, "evrelay_in_flight_bytes", "", runtime.in_flight_bytes);
+    append_summarisation_metrics(out, runtime.summarisation);
     return out;
 }
 

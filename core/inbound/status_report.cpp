@@ -19,6 +19,43 @@ void append_number(std::string& out, std::string_view name, std::uint64_t value)
     out += std::to_string(value);
 }
 
+// ,"summarisation":{"ENV":{"inputEvents","summaryEvents","indexEvents","featureEvents",
+// "debugEvents","flagData":{"source","loaded","flags","ageSeconds","error"}}}
+void append_summarisation(std::string& out, const std::vector<SummarisationStatus>& statuses) {
+    out += ",\"summarisation\":{";
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+        const SummarisationStatus& status = statuses[i];
+        if (i != 0) {
+            out += ',';
+        }
+        util::append_json_string(out, status.env);
+        out += ":{";
+        append_number(out, "inputEvents", status.input_events);
+        out += ',';
+        append_number(out, "summaryEvents", status.summary_events);
+        out += ',';
+        append_number(out, "indexEvents", status.index_events);
+        out += ',';
+        append_number(out, "featureEvents", status.feature_events);
+        out += ',';
+        append_number(out, "debugEvents", status.debug_events);
+        out += ",\"flagData\":{";
+        append_field(out, "source", status.flag_data_source);
+        out += status.flag_data_loaded ? ",\"loaded\":true," : ",\"loaded\":false,";
+        append_number(out, "flags", status.flag_count);
+        out += ",\"ageSeconds\":";
+        out += status.flag_data_age_seconds
+                   ? std::to_string(static_cast<std::uint64_t>(*status.flag_data_age_seconds))
+                   : std::string("null");
+        if (!status.flag_data_error.empty()) {
+            out += ',';
+            append_field(out, "error", status.flag_data_error);
+        }
+        out += "}}";
+    }
+    out += '}';
+}
+
 } // namespace
 
 std::uint64_t pending_events(const DeliveryCounters& counters) {
@@ -118,7 +155,9 @@ std::string render_status_json(const std::vector<Environment>& environments,
         first = false;
         append_number(out, std::to_string(status), count);
     }
-    out += "}}}";
+    out += "}}";
+    append_summarisation(out, runtime.summarisation);
+    out += '}';
     return out;
 }
 

@@ -6,10 +6,27 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace evrelay {
+
+// What the summariser did for one environment, and the flag data it used (SPEC §8; /status and
+// /metrics, issue 11 item 5).
+struct SummarisationStatus {
+    std::string env;
+    std::uint64_t input_events = 0;   // events of schema 1–2 and Unsummarized posts summarised
+    std::uint64_t summary_events = 0; // produced
+    std::uint64_t index_events = 0;
+    std::uint64_t feature_events = 0;
+    std::uint64_t debug_events = 0;
+    std::string flag_data_source; // "file PATH", "poll URL", "" (none configured)
+    bool flag_data_loaded = false;
+    std::uint64_t flag_count = 0;
+    std::optional<double> flag_data_age_seconds; // since read or confirmed unchanged
+    std::string flag_data_error;                 // of the last failed read or poll
+};
 
 // What only the running serve command knows (the sender and the upstream); the rest of a
 // status report comes from the environments and the counters.
@@ -18,6 +35,7 @@ struct RuntimeStatus {
     std::size_t queued_events = 0;          // in the publishers' queues
     std::size_t in_flight_bytes = 0;        // payloads handed to the sender, not yet done
     std::size_t pending_payloads = 0;
+    std::vector<SummarisationStatus> summarisation; // per environment
 };
 
 // Events of one (environment, SDK kind) that were accepted and are not yet delivered or
