@@ -264,8 +264,13 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
         return reject(400, "body may not be empty");
     }
 
-    const PayloadMetadata metadata = metadata_from_headers(
-        request.header("X-LaunchDarkly-Event-Schema"), request.header("X-LaunchDarkly-Tags"));
+    PayloadMetadata metadata = metadata_from_headers(request.header("X-LaunchDarkly-Event-Schema"),
+                                                     request.header("X-LaunchDarkly-Tags"));
+    if (route.kind == RouteKind::beacon) {
+        // SPEC §4: a beacon (a GET) carries no schema header; Relay labels its events schema 3
+        // (the browser SDK summarises them itself), so they are not taken for schema 1.
+        metadata.schema_version = 3;
+    }
     body.reserve(body.size() + k_json_padding);
     EventSplitter& splitter = thread_splitter();
     const std::string_view json = util::trim(body);

@@ -437,6 +437,7 @@ TEST_CASE("InboundHandler::handle answers the image beacon with a GIF", "[inboun
     REQUIRE(payloads.size() == 1);
     CHECK(payloads[0].sdk == SdkKind::js);
     CHECK(payloads[0].body == events);
+    CHECK(payloads[0].metadata.schema_version == 3); // SPEC §4, as Relay labels it
 
     HttpRequest missing;
     missing.method = "GET";
