@@ -14,11 +14,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <atomic>
 #include <csignal>
+#include <fstream>
 #include <mutex>
+#include <netinet/in.h>
+#include <random>
 #include <regex>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace evrelay::test;
 
@@ -94,7 +100,33 @@ class SdkLikeClients {
     std::vector<std::thread> m_threads;
 };
 
-// An instance on a given port (0: any), so that a restarted one is where the balancer expects it.
+// A free port below the kernel's ephemeral range (ip_local_port_range), for an instance that is
+// restarted on its port: while it is down, the thousands of client connections of the test take
+// local ports from the ephemeral range and could take its port, never one below it.
+std::uint16_t port_for_restarts() {
+    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+    int low = 0;
+    range >> low;
+    std::mt19937 random(std::random_device{}());
+    for (int attempt = 0; low > 11024 && attempt < 200; ++attempt) {
+        const auto port = static_cast<std::uint16_t>(
+            std::uniform_int_distribution<int>(low - 10000, low - 1)(random));
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(port);
+        const bool free =
+            ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+        ::close(fd);
+        if (free) {
+            return port;
+        }
+    }
+    return free_port(); // an unusual range: an ephemeral port, and a small risk
+}
+
+// An instance on a given port, so that a restarted one is where the balancer expects it.
 std::unique_ptr<ChildProcess> start_instance(const std::string& spool, std::uint16_t port,
                                              const std::string& upstream_url) {
     return start_evrelay({"serve", "--bind", "127.0.0.1", "--port", std::to_string(port),
@@ -132,12 +164,12 @@ TEST_CASE("two durable serves behind nginx: one SIGKILLed under load and restart
     const std::string spool_b = (scratch / "spool-b").string();
     RecordingUpstream upstream;
 
-    auto instance_a = start_instance(spool_a, 0, upstream.url());
+    const std::uint16_t port_a = port_for_restarts();
+    auto instance_a = start_instance(spool_a, port_a, upstream.url());
     auto instance_b = start_instance(spool_b, 0, upstream.url());
     ServeGuard guard_b(*instance_b);
-    const std::uint16_t port_a = wait_for_listening(*instance_a);
+    REQUIRE(wait_for_listening(*instance_a) == port_a);
     const std::uint16_t port_b = wait_for_listening(*instance_b);
-    REQUIRE(port_a != 0);
     REQUIRE(port_b != 0);
     const NginxBalancer balancer({port_a, port_b});
 
