@@ -28,7 +28,10 @@
 #                       retries is dropped — the "nothing lost" check then fails by design)
 #   SOAK_RATE           requests per second over all serves (default 200)
 #   SOAK_CONNECTIONS    load connections (default 4)
-#   SOAK_FLAP           the upstream's cycle, STATUS:SECONDS,… (default 202:20,503:10)
+#   SOAK_FLAP           the upstream's cycle, STATUS:SECONDS,… (default 202:20,503:13: a cycle
+#                       of 33 s, so that SIGHUPs and flushes meet every phase of it)
+#   SOAK_WARM_UP_POSTS  one-event posts sent to the durable serve before the soak (default
+#                       100000: its memory of the last 100,000 stored payload IDs is then full)
 #   SOAK_SAMPLE_EVERY   seconds between samples (default 5)
 #   SOAK_HUP_EVERY      seconds between SIGHUPs (default 30)
 #   SOAK_FLUSH_EVERY    seconds between flushes of each spool (default 60)
@@ -47,7 +50,8 @@ duration=${SOAK_DURATION:-600}
 read -r -a modes <<<"${SOAK_MODES:-spool durable}"
 rate=${SOAK_RATE:-200}
 connections=${SOAK_CONNECTIONS:-4}
-flap=${SOAK_FLAP:-202:20,503:10}
+flap=${SOAK_FLAP:-202:20,503:13}
+warm_up_posts=${SOAK_WARM_UP_POSTS:-100000}
 sample_every=${SOAK_SAMPLE_EVERY:-5}
 hup_every=${SOAK_HUP_EVERY:-30}
 flush_every=${SOAK_FLUSH_EVERY:-60}
@@ -144,7 +148,7 @@ cat >"$config" <<EOF
     mobileKey = "$mobile_key"
     envId = "$env_id"
 EOF
-declare -A serve_pid serve_spool
+declare -A serve_pid serve_port serve_spool
 urls=()
 for mode in "${modes[@]}"; do
     args=(--config "$config" --bind 127.0.0.1)
@@ -159,11 +163,30 @@ for mode in "${modes[@]}"; do
     "$evrelay" serve --port "$port" "${args[@]}" "${extra_serve_args[@]}" \
         >"$work/serve-$mode.log" 2>&1 &
     serve_pid[$mode]=$!
+    serve_port[$mode]=$port
     pids+=("${serve_pid[$mode]}")
     wait_http "http://127.0.0.1:$port/status" "${serve_pid[$mode]}" "serve ($mode)"
     urls+=(--url "http://127.0.0.1:$port")
     log "serve ($mode): pid ${serve_pid[$mode]} on 127.0.0.1:$port ${args[*]:2} ${extra_serve_args[*]}"
 done
+
+# --- warm-up ----------------------------------------------------------------------------------
+# A durable serve remembers the payload IDs of the last 100,000 posts it stored (README "Running
+# several instances"; ~20 MB), so that an SDK's retry is not stored twice. At the soak's rate that
+# memory fills for ~25 minutes: RSS would grow through the whole soak by design. Fill it first.
+load_args=(--sdk-key "$sdk_key" --mobile-key "$mobile_key" --env-id "$env_id")
+warm_up_seconds=0
+: >"$work/warm-up.out"
+if [[ -n ${serve_pid[durable]:-} ]] && ((warm_up_posts > 0)); then
+    log "warm-up: $warm_up_posts one-event posts with payload IDs to serve (durable)"
+    warm_up_start=$(date +%s)
+    timeout 900 "$build/bench/bench_soak_load" --url "http://127.0.0.1:${serve_port[durable]}" \
+        "${load_args[@]}" --mix warm-up --rate 1000000 --connections 16 \
+        --requests "$warm_up_posts" >"$work/warm-up.out" 2>"$work/warm-up.log" ||
+        die "the warm-up failed: $(cat "$work/warm-up.log")"
+    warm_up_seconds=$(($(date +%s) - warm_up_start))
+    log "warm-up done in ${warm_up_seconds}s: $(tr '\n' ' ' <"$work/warm-up.out")"
+fi
 
 # --- the load, with samples, SIGHUPs and flushes ----------------------------------------------
 mkdir -p "$out"
@@ -171,9 +194,8 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 csv=$out/soak-$stamp.csv
 echo "time_s,mode,pid,rss_kb,fds,threads" >"$csv"
 log "load: $rate requests/s over $connections connections for ${duration}s (samples every ${sample_every}s, SIGHUP every ${hup_every}s, flush every ${flush_every}s) -> $csv"
-"$build/bench/bench_soak_load" "${urls[@]}" --sdk-key "$sdk_key" --mobile-key "$mobile_key" \
-    --env-id "$env_id" --rate "$rate" --connections "$connections" --duration "$duration" \
-    >"$work/load.out" 2>"$work/load.log" &
+"$build/bench/bench_soak_load" "${urls[@]}" "${load_args[@]}" --rate "$rate" \
+    --connections "$connections" --duration "$duration" >"$work/load.out" 2>"$work/load.log" &
 load_pid=$!
 pids+=("$load_pid")
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -251,7 +273,8 @@ for mode in "${!serve_spool[@]}"; do
 done
 
 # --- accounting -----------------------------------------------------------------------------
-load_value() { sed -n "s/^$1=//p" "$work/load.out"; }
+# The load's totals, warm-up included.
+load_value() { cat "$work/load.out" "$work/warm-up.out" | sed -n "s/^$1=//p" | awk '{ t += $1 } END { print t + 0 }'; }
 for key in requests analytics_posts_acked analytics_events_acked diagnostic_posts_acked \
     other_acked failed failed_analytics_events transport_errors; do
     result[load_$key]=$(load_value "$key")
@@ -259,7 +282,7 @@ done
 for key in requests refused events duplicate_payloads duplicate_events other_bodies bad_bodies; do
     result[upstream_$key]=$(sink_value "$key")
 done
-((result[load_failed] == 0)) || failures+=("${result[load_failed]} requests failed: $(grep '^status_' "$work/load.out" | tr '\n' ' ')")
+((result[load_failed] == 0)) || failures+=("${result[load_failed]} requests failed: $(cat "$work/load.out" "$work/warm-up.out" | grep '^status_' | tr '\n' ' ')")
 ((result[upstream_bad_bodies] == 0)) || failures+=("the upstream got ${result[upstream_bad_bodies]} bodies that were not whole JSON")
 if ((result[upstream_events] == result[load_analytics_events_acked])); then
     result[all_events_upstream]=yes
@@ -314,6 +337,7 @@ get() { echo "${result[$1]:-—}"; }
     echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "nproc=$(nproc)"
     echo "duration_s=$duration rate=$rate connections=$connections flap=$flap"
+    echo "warm_up_posts=$warm_up_posts warm_up_seconds=$warm_up_seconds"
     echo "modes=${modes[*]} serve_args=${extra_serve_args[*]}"
     echo "sighups=$hups flushes=$flushes flush_statuses=$flush_statuses"
     echo "loadavg_start=$load_start"

@@ -9,9 +9,13 @@
 //
 //   bench_soak_load --url URL [--url URL ...] --sdk-key K --mobile-key M --env-id E
 //                   [--rate REQUESTS_PER_S] [--connections N] [--duration SECONDS]
+//                   [--requests N] [--mix all|warm-up]
 //
-// Requests go to the URLs in turn. It stops after --duration (default: until SIGTERM/SIGINT),
-// finishes the requests in hand and prints its totals on stdout as key=value lines:
+// Whole cycles go to the URLs in turn. `--mix warm-up` sends only /bulk posts of one event with
+// a payload ID each, uncompressed: bench/soak.sh fills a durable serve's memory of recent payload
+// IDs with them before it measures. It stops after --duration or --requests (default: until
+// SIGTERM/SIGINT), finishes the requests in hand and prints its totals on stdout as key=value
+// lines:
 //   requests, analytics_posts_acked, analytics_events_acked (beacon included),
 //   diagnostic_posts_acked, other_acked (preflights, status, metrics), failed (non-2xx or no
 //   answer), failed_analytics_events, status_<code> (each non-2xx status seen), transport_errors.
@@ -48,8 +52,14 @@ void on_signal(int) {
     g_stop = 1;
 }
 
+// --mix all: the cycle of 20 (the soak); --mix warm-up: only /bulk posts of one event, each with
+// its payload ID, uncompressed (fills a durable serve's memory of recent payload IDs fast).
+enum class Mix { all, warm_up };
+
 struct Settings {
     std::vector<std::string> urls;
+    Mix mix = Mix::all;
+    std::uint64_t max_requests = 0; // 0: no limit
     std::string sdk_key;
     std::string mobile_key;
     std::string env_id;
@@ -85,6 +95,7 @@ struct Totals {
 
 Totals g_totals;
 std::atomic<std::uint64_t> g_next_round{0};
+std::atomic<std::uint64_t> g_requests_started{0}; // --requests
 
 // The events of one post: `count` distinct events of the next round of the fixture's 50.
 std::string events_array(const evrelay::bench::RealisticEvents& source, std::size_t count) {
@@ -125,13 +136,17 @@ std::string beacon_data(std::string_view json) {
 // Request number `n` of the cycle of 20.
 Request make_request(const Settings& settings, const evrelay::bench::RealisticEvents& source,
                      evrelay::util::GzipCompressor& gzip, std::uint64_t n) {
+    // The variations come from a hash of n, not from n itself: a request's place in the cycle
+    // of 20 must not decide its gzip, schema, tags or size.
     static constexpr std::size_t k_sizes[] = {1, 5, 20, 50};
-    const std::size_t events = k_sizes[(n / 7) % 4];
-    const bool gzipped = (n / 3) % 2 == 0;
-    const int schema = (n / 2) % 2 == 0 ? 4 : 3;
-    const std::string tags = n % 5 == 0   ? "application-id/soak-a"
-                             : n % 5 == 1 ? "application-id/soak-b"
-                                          : "";
+    const std::uint64_t bits = evrelay::bench::mix64(n);
+    const std::size_t events = settings.mix == Mix::warm_up ? 1 : k_sizes[bits % 4];
+    const bool gzipped = settings.mix == Mix::all && ((bits >> 2) & 1) == 0;
+    const int schema = ((bits >> 3) & 1) == 0 ? 4 : 3;
+    const std::uint64_t tag_choice = (bits >> 4) % 3;
+    const std::string tags = tag_choice == 0   ? "application-id/soak-a"
+                             : tag_choice == 1 ? "application-id/soak-b"
+                                               : "";
     const std::string& env = settings.env_id;
     Request request;
     const auto analytics = [&](std::string path, const std::string& credential) {
@@ -156,7 +171,7 @@ Request make_request(const Settings& settings, const evrelay::bench::RealisticEv
         }
         request.body = diagnostic_body(n);
     };
-    switch (n % 20) {
+    switch (settings.mix == Mix::warm_up ? 0 : n % 20) {
     case 3:
         analytics("/mobile", settings.mobile_key);
         break;
@@ -264,14 +279,19 @@ void run_connection(const Settings& settings, const evrelay::bench::RealisticEve
         std::chrono::duration<double>(settings.connections / settings.rate));
     Clock::time_point next = Clock::now() + interval * index / settings.connections;
     for (std::uint64_t i = 0; g_stop == 0 && Clock::now() < until; ++i) {
+        if (settings.max_requests > 0 && g_requests_started.fetch_add(1) >= settings.max_requests) {
+            break;
+        }
         std::this_thread::sleep_until(next);
         // Never more than one interval of catching up: a stalled server is not then flooded.
         next = std::max(next + interval, Clock::now() - interval);
         const std::uint64_t n = i * static_cast<std::uint64_t>(settings.connections) +
                                 static_cast<std::uint64_t>(index);
         const Request request = make_request(settings, source, gzip, n);
-        CURL* handle = handles[n % handles.size()];
-        const std::string url = settings.urls[n % handles.size()] + request.path;
+        // Whole cycles of 20 alternate between the URLs, so that each serve gets every kind.
+        const std::size_t target = (n / 20) % handles.size();
+        CURL* handle = handles[target];
+        const std::string url = settings.urls[target] + request.path;
         curl_slist* headers = nullptr;
         for (const std::string& header : request.headers) {
             headers = curl_slist_append(headers, header.c_str());
@@ -305,7 +325,8 @@ void run_connection(const Settings& settings, const evrelay::bench::RealisticEve
 int usage(const char* program) {
     std::fprintf(stderr,
                  "usage: %s --url URL [--url URL ...] --sdk-key K --mobile-key M --env-id E "
-                 "[--rate REQUESTS_PER_S] [--connections N] [--duration SECONDS]\n",
+                 "[--rate REQUESTS_PER_S] [--connections N] [--duration SECONDS] "
+                 "[--requests N] [--mix all|warm-up]\n",
                  program);
     return 64;
 }
@@ -334,6 +355,12 @@ int main(int argc, char** argv) {
             settings.connections = std::atoi(value);
         } else if (arg == "--duration") {
             settings.duration_seconds = std::strtod(value, nullptr);
+        } else if (arg == "--requests") {
+            settings.max_requests = std::strtoull(value, nullptr, 10);
+        } else if (arg == "--mix" && std::string_view(value) == "all") {
+            settings.mix = Mix::all;
+        } else if (arg == "--mix" && std::string_view(value) == "warm-up") {
+            settings.mix = Mix::warm_up;
         } else {
             return usage(argv[0]);
         }
