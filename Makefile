@@ -9,10 +9,11 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
+# nginx-light: the load balancer of the scale-out integration test (and bench/'s upstream).
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 	libcli11-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libfmt-dev catch2 \
 	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev libssl-dev openssl curl clang-tidy \
-	dpkg-dev
+	dpkg-dev nginx-light
 
 # The LaunchDarkly SDK reference of issue 11 (tests/sdk_reference): node and npm, and the SDK
 # pinned by its package-lock.json. Debian 12 comes without node; its nodejs 18 runs the SDK. They

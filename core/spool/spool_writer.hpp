@@ -92,7 +92,8 @@ class SpoolWriter {
     void close();
     // The index of a segment this writer closed (by its ".seg" path); nullptr when none is kept
     // (options.max_indexed_lines, not written here, or evicted). Indexes stay until evicted
-    // (oldest first, beyond max_indexed_lines): a pass that stopped half-way uses it again.
+    // (oldest first, beyond max_indexed_lines) or until the next close finds their segment
+    // removed (delivered): a pass that stopped half-way uses it again.
     std::shared_ptr<const SpoolSegmentIndex> index_of(const std::filesystem::path& closed);
 
     // Deletes the open segment instead of closing it (an ingest that failed half-way: the

@@ -824,6 +824,20 @@ TEST_CASE("SpoolWriter::append_async", "[spool]") {
                 CHECK(entry.payload_id == "id-" + std::to_string(i));
                 CHECK(text.substr(entry.events_offset, entry.events_length) == events);
             }
+
+            // Delivered (removed), its index goes at the next close; a segment still there keeps
+            // its own.
+            fs::remove(segments[0]);
+            for (const std::string id : {"id-5", "id-6"}) {
+                writer.append_async(writer.prepare(make_record(id, events), 1), done.for_line(id));
+                REQUIRE(done.wait_for(id == "id-5" ? 6 : 7));
+                writer.close();
+            }
+            const auto kept = with_suffix(root, ".seg");
+            REQUIRE(kept.size() == 2);
+            CHECK(writer.index_of(segments[0]) == nullptr);
+            CHECK(writer.index_of(kept[0]) != nullptr);
+            CHECK(writer.index_of(kept[1]) != nullptr);
         }
     }
 }
