@@ -1,14 +1,14 @@
 #pragma once
 
 #include "core/inbound/capture_writer.hpp"
-#include "core/model/counters.hpp"
-#include "core/pipeline/dispatcher.hpp"
-#include "core/model/environment.hpp"
 #include "core/inbound/http_exchange.hpp"
 #include "core/inbound/inbound_routes.hpp"
 #include "core/inbound/recent_payload_ids.hpp"
-#include "core/spool/spool_writer.hpp"
 #include "core/inbound/status_report.hpp"
+#include "core/model/counters.hpp"
+#include "core/model/environment.hpp"
+#include "core/pipeline/dispatcher.hpp"
+#include "core/spool/spool_writer.hpp"
 
 #include <array>
 #include <atomic>
@@ -37,6 +37,8 @@ struct InboundHandlerOptions {
     // again when it did not see the 202 — is answered 202 and not stored again.
     SpoolWriter* spool_posts = nullptr;
     std::function<RuntimeStatus()> runtime_status; // GET /status and /metrics; may be empty
+    StatusReportOptions status;                    // GET /status
+    std::string metric_prefix;                     // GET /metrics: [Prometheus] prefix
 };
 
 // The request-handling half of `serve` (SPEC §4): routes a request, authenticates it, decodes
@@ -51,6 +53,10 @@ class InboundHandler {
                    InboundHandlerOptions options);
 
     HttpResponse handle(HttpRequest&& request);
+
+    // The Prometheus listener ([Prometheus] port, as Relay's): GET /metrics as on the main port;
+    // 405 for another method, 404 for any other path.
+    HttpResponse handle_metrics_only(HttpRequest&& request);
 
     // Requests answered with an error status (4xx), by status: evrelay_posts_rejected_total.
     std::map<int, std::uint64_t> rejected_posts() const;
@@ -75,6 +81,7 @@ class InboundHandler {
                             std::string_view json, std::size_t events);
     HttpResponse accepted(const Route& route) const;
     RuntimeStatus runtime_status() const;
+    HttpResponse metrics();
 
     EnvironmentTable& m_environments;
     Dispatcher& m_dispatcher;
