@@ -1,6 +1,7 @@
 #include "serve.hpp"
 
 #include "exit_status.hpp"
+#include "metrics_listener.hpp"
 #include "signal_watcher.hpp"
 
 #include "core/config/ignored_settings.hpp"
@@ -59,6 +60,13 @@ ServeFlags serve_flags(const ServeOptions& options) {
         flags.batch_size = options.batch.batch_size;
     }
     flags.no_forward = options.no_forward;
+    flags.offline = options.offline;
+    flags.tls_cert = options.tls_cert;
+    flags.tls_key = options.tls_key;
+    if (options.tls_min_version) {
+        flags.tls_min_version =
+            *options.tls_min_version == "1.3" ? TlsVersion::tls1_3 : TlsVersion::tls1_2;
+    }
     return flags;
 }
 
@@ -82,18 +90,28 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
     command->add_option("--capture", options.capture,
                         "Append every accepted post to FILE (evrelay-capture/1), - for stdout");
     command->add_flag("--offline", options.offline,
-                      "Relay's offline mode: answer 202 to every post and discard it");
+                      "Relay's offline mode: answer 202 to every post and discard it (also "
+                      "[OfflineMode] fileDataSource / FILE_DATA_SOURCE)");
     command->add_option(
         "--shutdown-timeout", options.shutdown_timeout,
         "On SIGTERM/SIGINT, how long to finish requests and deliveries (default 10s)");
     auto* cert =
         command
-            ->add_option("--tls-cert", options.tls_cert, "Serve HTTPS with this certificate (PEM)")
+            ->add_option("--tls-cert", options.tls_cert,
+                         "Serve HTTPS with this certificate (PEM); else [Main] tlsCert / TLS_CERT "
+                         "when tlsEnabled / TLS_ENABLED")
             ->check(CLI::ExistingFile);
-    auto* key = command->add_option("--tls-key", options.tls_key, "Private key of --tls-cert (PEM)")
+    auto* key = command
+                    ->add_option("--tls-key", options.tls_key,
+                                 "Private key of --tls-cert (PEM); else [Main] tlsKey / TLS_KEY")
                     ->check(CLI::ExistingFile);
     cert->needs(key);
     key->needs(cert);
+    command
+        ->add_option("--tls-min-version", options.tls_min_version,
+                     "Oldest TLS version accepted: 1.2 (default) or 1.3 ([Main] tlsMinVersion / "
+                     "TLS_MIN_VERSION)")
+        ->check(CLI::IsMember({"1.2", "1.3"}));
     command->add_option("--header-timeout", options.header_timeout,
                         "A request's headers must arrive within this (default 30s)");
     command->add_option("--body-timeout", options.body_timeout,
@@ -150,12 +168,16 @@ int run_serve(const ServeOptions& options) {
     const auto shutdown_timeout = duration_flag("--shutdown-timeout", options.shutdown_timeout);
     const std::size_t max_body = size_flag("--max-body", options.max_body);
 
+    for (const auto& warning : serve_config->warnings) {
+        spdlog::warn("config: {}", warning);
+    }
+    const bool offline = serve_config->offline;
     const bool no_forward = !serve_config->forward;
     if (serve_config->forward_off_by_config && !options.no_forward) {
         spdlog::info(
             "serve: sendEvents/USE_EVENTS is false; events are accepted but not forwarded");
     }
-    if (settings.environments.environments.empty() && !options.offline) {
+    if (settings.environments.environments.empty() && !offline) {
         throw ConfigError("no environments: give --sdk-key, --mobile-key or --env-id, or --config "
                           "(or LD_ENV_<name> variables)");
     }
@@ -177,7 +199,7 @@ int run_serve(const ServeOptions& options) {
     std::atomic<SpoolDrainer*> drainer_to_wake{nullptr};
     std::unique_ptr<SpoolWriter> spool_writer;
     std::unique_ptr<SpoolDrainer> drainer;
-    const bool forwarding = !no_forward && !options.offline;
+    const bool forwarding = !no_forward && !offline;
     if (options.spool) {
         auto opened = SpoolDirectory::open(*options.spool);
         if (!opened) {
@@ -261,7 +283,9 @@ int run_serve(const ServeOptions& options) {
     InboundHandlerOptions handler_options;
     handler_options.max_body_bytes = max_body;
     handler_options.no_forward = no_forward;
-    handler_options.offline = options.offline;
+    handler_options.offline = offline;
+    handler_options.status.disconnected_status_time = serve_config->disconnected_status_time;
+    handler_options.metric_prefix = serve_config->metric_prefix;
     if (spool_writer && (no_forward || options.durable)) {
         handler_options.spool_posts = spool_writer.get();
     }
@@ -274,6 +298,7 @@ int run_serve(const ServeOptions& options) {
     handler_options.runtime_status = [&] {
         RuntimeStatus status;
         status.upstream_state = std::string(to_string(upstream_state.state()));
+        status.upstream_state_since = upstream_state.since();
         status.queued_events = dispatcher.queued_events();
         status.in_flight_bytes = sender.in_flight_bytes();
         status.pending_payloads = sender.pending_payloads();
@@ -294,8 +319,11 @@ int run_serve(const ServeOptions& options) {
     server_options.body_timeout = duration_flag("--body-timeout", options.body_timeout);
     server_options.idle_timeout = duration_flag("--idle-timeout", options.idle_timeout);
     server_options.max_connections = options.max_clients;
-    server_options.tls_cert_file = options.tls_cert.value_or("");
-    server_options.tls_key_file = options.tls_key.value_or("");
+    server_options.tls_cert_file = serve_config->tls_cert;
+    server_options.tls_key_file = serve_config->tls_key;
+    server_options.tls_min_version = serve_config->tls_min_version == TlsVersion::tls1_3
+                                         ? TlsMinVersion::tls1_3
+                                         : TlsMinVersion::tls1_2;
     // A durable post holds no server thread while its fsync runs (HttpResponse::later): the
     // default thread count suits --durable as it is.
     server_options.threads = options.threads;
@@ -313,13 +341,29 @@ int run_serve(const ServeOptions& options) {
         }
     } complete_spool_first{handler_options.spool_posts};
 
+    // [Prometheus]: its own port, opened first so that a failure leaves nothing running. Declared
+    // after the handler, which it calls.
+    std::unique_ptr<MetricsListener> prometheus;
+    if (serve_config->prometheus) {
+        auto started = MetricsListener::start(options.bind, serve_config->prometheus_port, handler);
+        if (!started) {
+            spdlog::error("serve: [Prometheus] port: {}", started.error().message);
+            return started.error().kind == ErrorKind::config ? exit_status::config
+                                                             : exit_status::other;
+        }
+        prometheus = std::move(*started);
+        spdlog::info("serve: Prometheus metrics on {}:{}/metrics", options.bind,
+                     prometheus->port());
+    }
     const auto bound = server.listen();
     if (!bound) {
         spdlog::error("serve: {}", bound.error().message);
         return bound.error().kind == ErrorKind::config ? exit_status::config : exit_status::other;
     }
     spdlog::info("serve: listening on {}:{}{}", options.bind, *bound,
-                 server_options.tls_cert_file.empty() ? "" : " (TLS)");
+                 server_options.tls_cert_file.empty()
+                     ? ""
+                     : fmt::format(" (TLS {}+)", to_string(serve_config->tls_min_version)));
     if (spool_directory) {
         spdlog::info("serve: spool {}{}{}", spool_directory->root().string(),
                      options.durable ? " (durable: every post is on disk before its 202)" : "",
@@ -328,9 +372,9 @@ int run_serve(const ServeOptions& options) {
     }
     spdlog::info("serve: {} environment(s); flush every {}; {}",
                  settings.environments.environments.size(), util::format_duration(flush_interval),
-                 options.offline ? "offline (everything discarded)"
-                 : no_forward    ? "not forwarding (--no-forward)"
-                                 : "forwarding to " + settings.sender.events_uri);
+                 offline      ? "offline (everything discarded)"
+                 : no_forward ? "not forwarding (--no-forward)"
+                              : "forwarding to " + settings.sender.events_uri);
 
     // SPEC §3: every flush interval, each non-empty queue becomes one payload.
     server.every(flush_interval, flush_all);
@@ -389,6 +433,9 @@ int run_serve(const ServeOptions& options) {
     });
 
     server.run();
+    if (prometheus) {
+        prometheus->stop();
+    }
 
     // STYLE §7: the shutdown sequence. run() returned: no handler runs any more, so no event
     // can arrive after the queues are closed.

@@ -22,6 +22,7 @@ struct ServeOptions {
     std::string shutdown_timeout = "10s";
     std::optional<std::string> tls_cert;
     std::optional<std::string> tls_key;
+    std::optional<std::string> tls_min_version; // "1.2" or "1.3"
     std::string header_timeout = "30s";
     std::string body_timeout = "30s";
     std::string idle_timeout = "60s";

@@ -1,5 +1,8 @@
 #include "core/config/settings_precedence.hpp"
 
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/fmt/ranges.h>
+
 #include <utility>
 
 namespace evrelay {
@@ -17,6 +20,58 @@ T pick(const std::optional<T>& flag, const std::optional<U>& configured, T fallb
         return T(*configured);
     }
     return fallback;
+}
+
+// The listener's TLS (SPEC §10): the flags, else Relay's [Main] tlsEnabled with tlsCert and
+// tlsKey. Relay serves plain HTTP when tlsEnabled is false whatever tlsCert says; so does evrelay,
+// but says so.
+Result<void> resolve_tls(const ServeFlags& flags, const RelayConfig& config,
+                         ServeConfig& resolved) {
+    if (flags.tls_cert && flags.tls_key) {
+        resolved.tls_cert = *flags.tls_cert;
+        resolved.tls_key = *flags.tls_key;
+    } else if (config.tls_enabled.value_or(false)) {
+        std::vector<std::string_view> missing;
+        if (!config.tls_cert) {
+            missing.emplace_back("tlsCert (TLS_CERT)");
+        }
+        if (!config.tls_key) {
+            missing.emplace_back("tlsKey (TLS_KEY)");
+        }
+        if (!missing.empty()) {
+            return make_error(ErrorKind::config,
+                              fmt::format("[Main] tlsEnabled (TLS_ENABLED) is true but {} {} not "
+                                          "set: name the PEM file(s), or give --tls-cert and "
+                                          "--tls-key",
+                                          fmt::join(missing, " and "),
+                                          missing.size() == 1 ? "is" : "are"));
+        }
+        resolved.tls_cert = *config.tls_cert;
+        resolved.tls_key = *config.tls_key;
+    } else if (config.tls_cert || config.tls_key) {
+        resolved.warnings.emplace_back(
+            "[Main] tlsCert/tlsKey (TLS_CERT/TLS_KEY) are set but tlsEnabled (TLS_ENABLED) is "
+            "not true: serving plain HTTP, as Relay does");
+    }
+
+    const auto asked = flags.tls_min_version ? flags.tls_min_version : config.tls_min_version;
+    if (!asked) {
+        return {};
+    }
+    if (resolved.tls_cert.empty()) {
+        resolved.warnings.push_back(
+            fmt::format("tlsMinVersion {} is set but TLS is not enabled", to_string(*asked)));
+        return {};
+    }
+    if (*asked < TlsVersion::tls1_2) {
+        resolved.warnings.push_back(
+            fmt::format("tlsMinVersion {} is below what evrelay serves: it accepts TLS 1.2 and "
+                        "1.3 only",
+                        to_string(*asked)));
+        return {};
+    }
+    resolved.tls_min_version = *asked;
+    return {};
 }
 
 } // namespace
@@ -92,6 +147,15 @@ Result<ServeConfig> resolve_serve_config(const ServeFlags& flags, const RelayCon
     resolved.batch_size = pick(flags.batch_size, config.capacity, k_default_batch_size);
     resolved.forward_off_by_config = config.send_events && !*config.send_events;
     resolved.forward = !flags.no_forward && !resolved.forward_off_by_config;
+    resolved.offline = flags.offline || config.offline_file_data_source.has_value();
+    if (auto tls = resolve_tls(flags, config, resolved); !tls) {
+        return tl::unexpected(tls.error());
+    }
+    resolved.disconnected_status_time =
+        config.disconnected_status_time.value_or(k_default_disconnected_status_time);
+    resolved.prometheus = config.prometheus_enabled.value_or(false);
+    resolved.prometheus_port = config.prometheus_port.value_or(k_default_prometheus_port);
+    resolved.metric_prefix = config.prometheus_prefix.value_or("");
     return resolved;
 }
 

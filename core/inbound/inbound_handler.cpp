@@ -126,6 +126,28 @@ RuntimeStatus InboundHandler::runtime_status() const {
     return status;
 }
 
+HttpResponse InboundHandler::metrics() {
+    HttpResponse response;
+    response.headers.emplace_back("Content-Type", k_prometheus_content_type);
+    response.body = render_prometheus_metrics(m_counters, runtime_status(), rejected_posts(),
+                                              m_options.metric_prefix);
+    return response;
+}
+
+HttpResponse InboundHandler::handle_metrics_only(HttpRequest&& request) {
+    if (target_path(request.target) != "/metrics") {
+        return reject(404, "no such endpoint: " + std::string(target_path(request.target)) +
+                               " (this port serves /metrics only)");
+    }
+    if (request.method != "GET") {
+        HttpResponse response =
+            reject(405, "method " + request.method + " not allowed here; use GET");
+        response.headers.emplace_back("Allow", "GET");
+        return response;
+    }
+    return metrics();
+}
+
 HttpResponse InboundHandler::handle(HttpRequest&& request) {
     const RouteMatch match = match_route(request.method, request.target);
     if (match.outcome == RouteOutcome::not_found) {
@@ -143,16 +165,13 @@ HttpResponse InboundHandler::handle(HttpRequest&& request) {
         HttpResponse response;
         response.headers.emplace_back("Content-Type", k_json);
         response.headers.emplace_back("Cache-Control", "no-store");
-        response.body = render_status_json(m_environments.all(), m_counters, runtime_status(),
-                                           rejected_posts());
+        response.body =
+            render_status_json(m_environments.all(), m_counters, runtime_status(), rejected_posts(),
+                               m_options.status, std::chrono::system_clock::now());
         return response;
     }
-    case RouteKind::metrics: {
-        HttpResponse response;
-        response.headers.emplace_back("Content-Type", k_prometheus_content_type);
-        response.body = render_prometheus_metrics(m_counters, runtime_status(), rejected_posts());
-        return response;
-    }
+    case RouteKind::metrics:
+        return metrics();
     case RouteKind::admin_flush: {
         // Anyone who can reach the port could otherwise make the relay send many small payloads.
         if (!request.from_loopback) {

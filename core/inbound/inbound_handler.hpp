@@ -1,14 +1,14 @@
 #pragma once
 
 #include "core/inbound/capture_writer.hpp"
-#include "core/model/counters.hpp"
-#include "core/pipeline/dispatcher.hpp"
-#include "core/model/environment.hpp"
 #include "core/inbound/http_exchange.hpp"
 #include "core/inbound/inbound_routes.hpp"
 #include "core/inbound/recent_payload_ids.hpp"
-#include "core/spool/spool_writer.hpp"
 #include "core/inbound/status_report.hpp"
+#include "core/model/counters.hpp"
+#include "core/model/environment.hpp"
+#include "core/pipeline/dispatcher.hpp"
+#include "core/spool/spool_writer.hpp"
 
 #include <array>
 #include <atomic>
@@ -45,6 +45,8 @@ struct InboundHandlerOptions {
     std::function<void(const std::string& env_name, SdkKind sdk, const PayloadMetadata& metadata,
                        const std::vector<std::string_view>& events)>
         summarise;
+    StatusReportOptions status;                    // GET /status
+    std::string metric_prefix;                     // GET /metrics: [Prometheus] prefix
 };
 
 // The request-handling half of `serve` (SPEC §4): routes a request, authenticates it, decodes
@@ -59,6 +61,10 @@ class InboundHandler {
                    InboundHandlerOptions options);
 
     HttpResponse handle(HttpRequest&& request);
+
+    // The Prometheus listener ([Prometheus] port, as Relay's): GET /metrics as on the main port;
+    // 405 for another method, 404 for any other path.
+    HttpResponse handle_metrics_only(HttpRequest&& request);
 
     // Requests answered with an error status (4xx), by status: evrelay_posts_rejected_total.
     std::map<int, std::uint64_t> rejected_posts() const;
@@ -83,6 +89,7 @@ class InboundHandler {
                             std::string_view json, std::size_t events);
     HttpResponse accepted(const Route& route) const;
     RuntimeStatus runtime_status() const;
+    HttpResponse metrics();
 
     EnvironmentTable& m_environments;
     Dispatcher& m_dispatcher;

@@ -65,31 +65,50 @@ std::uint64_t pending_events(const DeliveryCounters& counters) {
     return received > done ? received - done : 0;
 }
 
-std::string render_status_json(const std::vector<Environment>& environments,
-                               const CounterRegistry& counters, const RuntimeStatus& runtime,
-                               const std::map<int, std::uint64_t>& rejected_posts) {
-    std::string out = "{";
-    append_field(out, "version", EVRELAY_VERSION);
-    out += ",\"environments\":[";
+namespace {
+
+std::int64_t unix_ms(std::chrono::system_clock::time_point time) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+// Whether deliveries have failed for long enough that Relay would call its data source
+// disconnected: the state is failing or rejected and has lasted the grace time.
+bool upstream_disconnected(const RuntimeStatus& runtime, const StatusReportOptions& options,
+                           std::chrono::system_clock::time_point now) {
+    const bool down = runtime.upstream_state == "failing" || runtime.upstream_state == "rejected";
+    return down && now - runtime.upstream_state_since >= options.disconnected_status_time;
+}
+
+void append_environments(std::string& out, const std::vector<Environment>& environments,
+                         std::string_view status) {
+    out += "\"environments\":{";
     for (std::size_t i = 0; i < environments.size(); ++i) {
         const Environment& env = environments[i];
-        out += i == 0 ? "{" : ",{";
-        append_field(out, "name", env.name);
-        // Absent credentials are null rather than a mask of nothing.
+        if (i != 0) {
+            out += ',';
+        }
+        // Keyed by name as in Relay; an unnamed environment never shows its ID in clear.
+        util::append_json_string(out, env.name.empty() ? mask_credential(env.env_id) : env.name);
+        out += ":{";
         for (const auto& [field, value] :
              {std::pair{"sdkKey", &env.sdk_key}, std::pair{"mobileKey", &env.mobile_key},
               std::pair{"envId", &env.env_id}}) {
-            out += ',';
-            if (value->empty()) {
-                util::append_json_string(out, field);
-                out += ":null";
-            } else {
+            if (!value->empty()) {
                 append_field(out, field, mask_credential(*value));
+                out += ',';
             }
         }
+        append_field(out, "status", status);
         out += '}';
     }
-    out += "],\"queues\":[";
+    out += '}';
+}
+
+// evrelay's own figures: queues, counters and the upstream.
+void append_evrelay_figures(std::string& out, const CounterRegistry& counters,
+                            const RuntimeStatus& runtime,
+                            const std::map<int, std::uint64_t>& rejected_posts) {
+    out += "\"evrelay\":{\"queues\":[";
     bool first = true;
     for (const auto& [key, target] : counters.all()) {
         out += first ? "{" : ",{";
@@ -142,6 +161,8 @@ std::string render_status_json(const std::vector<Environment>& environments,
     }
     out += "}},\"upstream\":{";
     append_field(out, "state", runtime.upstream_state);
+    out += ",\"stateSince\":";
+    out += std::to_string(unix_ms(runtime.upstream_state_since));
     out += ',';
     append_number(out, "inFlightBytes", runtime.in_flight_bytes);
     out += ',';
@@ -157,6 +178,25 @@ std::string render_status_json(const std::vector<Environment>& environments,
     }
     out += "}}";
     append_summarisation(out, runtime.summarisation);
+    out += '}';
+}
+
+} // namespace
+
+std::string render_status_json(const std::vector<Environment>& environments,
+                               const CounterRegistry& counters, const RuntimeStatus& runtime,
+                               const std::map<int, std::uint64_t>& rejected_posts,
+                               const StatusReportOptions& options,
+                               std::chrono::system_clock::time_point now) {
+    const bool disconnected = upstream_disconnected(runtime, options, now);
+    std::string out = "{";
+    append_environments(out, environments, disconnected ? "disconnected" : "connected");
+    out += ',';
+    append_field(out, "status", disconnected ? "degraded" : "healthy");
+    out += ',';
+    append_field(out, "version", EVRELAY_VERSION);
+    out += ',';
+    append_evrelay_figures(out, counters, runtime, rejected_posts);
     out += '}';
     return out;
 }

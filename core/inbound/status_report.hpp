@@ -3,6 +3,7 @@
 #include "core/model/counters.hpp"
 #include "core/model/environment.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -32,8 +33,9 @@ struct SummarisationStatus {
 // status report comes from the environments and the counters.
 struct RuntimeStatus {
     std::string upstream_state = "unknown"; // unknown, ok, failing, rejected (UpstreamState)
-    std::size_t queued_events = 0;          // in the publishers' queues
-    std::size_t in_flight_bytes = 0;        // payloads handed to the sender, not yet done
+    std::chrono::system_clock::time_point upstream_state_since{}; // when that state began
+    std::size_t queued_events = 0;                                // in the publishers' queues
+    std::size_t in_flight_bytes = 0; // payloads handed to the sender, not yet done
     std::size_t pending_payloads = 0;
     std::vector<SummarisationStatus> summarisation; // per environment
 };
@@ -43,11 +45,30 @@ struct RuntimeStatus {
 // lock on the publishers; it is what /status and evrelay_queue_events report per queue.
 std::uint64_t pending_events(const DeliveryCounters& counters);
 
-// GET /status (SPEC §4): {"version","environments":[{name, sdkKey, mobileKey, envId}] with keys
-// masked, "queues":[{env, sdk, pending}], "counters":{…}, "rejectedPosts":{status: n},
-// "upstream":{"state", "inFlightBytes", "pendingPayloads", "failures":{status: n}}}.
+struct StatusReportOptions {
+    // Relay's [Main] disconnectedStatusTime: how long deliveries may fail (upstream state failing
+    // or rejected) before the environments are reported "disconnected" and the whole "degraded".
+    std::chrono::milliseconds disconnected_status_time{60000};
+};
+
+// GET /status (SPEC §4) in the Relay Proxy's shape, so that its health checks and dashboards
+// read it unchanged:
+//   {"environments":{"NAME":{"sdkKey":"sdk-****1234","mobileKey":…,"envId":…,
+//                            "status":"connected"|"disconnected"}, …},
+//    "status":"healthy"|"degraded","version":"…",
+//    "evrelay":{"queues":[{env, sdk, pending, received, forwarded, dropped}],
+//               "counters":{…, "rejectedPosts":{status: n}},
+//               "upstream":{"state","stateSince" (Unix ms),"inFlightBytes","pendingPayloads",
+//                           "failures":{status: n}}}}
+// Credentials are masked (mask_credential; the client-side ID too, unlike Relay) and left out
+// when the environment has none. evrelay has one upstream for every environment, so every
+// environment reports the same status: "disconnected" once deliveries have failed for
+// options.disconnected_status_time (at `now`); "status" is "degraded" when any environment is
+// disconnected. evrelay's own figures are under "evrelay".
 std::string render_status_json(const std::vector<Environment>& environments,
                                const CounterRegistry& counters, const RuntimeStatus& runtime,
-                               const std::map<int, std::uint64_t>& rejected_posts);
+                               const std::map<int, std::uint64_t>& rejected_posts,
+                               const StatusReportOptions& options,
+                               std::chrono::system_clock::time_point now);
 
 } // namespace evrelay

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <tuple>
 
 using namespace evrelay;
 
@@ -540,6 +541,30 @@ TEST_CASE("InboundHandler::handle captures accepted posts without credentials", 
     CHECK(text.find("fixture-key") == std::string::npos);
 }
 
+TEST_CASE("InboundHandler: the metric prefix and disconnectedStatusTime reach the answers",
+          "[inbound]") {
+    InboundHandlerOptions options;
+    options.metric_prefix = "relay";
+    options.status.disconnected_status_time = std::chrono::milliseconds(1);
+    options.runtime_status = [] {
+        RuntimeStatus status;
+        status.upstream_state = "failing";
+        status.upstream_state_since = std::chrono::system_clock::now() - std::chrono::seconds(1);
+        return status;
+    };
+    Fixture f(options);
+    HttpRequest metrics_request;
+    metrics_request.method = "GET";
+    metrics_request.target = "/metrics";
+    const auto metrics = f.handler.handle(std::move(metrics_request));
+    CHECK(metrics.body.find("# TYPE relay_evrelay_in_flight_bytes gauge\n") != std::string::npos);
+    HttpRequest status_request;
+    status_request.method = "GET";
+    status_request.target = "/status";
+    const auto status = f.handler.handle(std::move(status_request));
+    CHECK(status.body.find("\"status\":\"degraded\"") != std::string::npos);
+}
+
 TEST_CASE("InboundHandler::handle status, metrics, admin flush", "[inbound]") {
     std::atomic<int> flushes{0};
     InboundHandlerOptions options;
@@ -564,14 +589,15 @@ TEST_CASE("InboundHandler::handle status, metrics, admin flush", "[inbound]") {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     REQUIRE(parser.parse(status.body).get(doc) == simdjson::SUCCESS);
-    CHECK(std::string_view(doc["upstream"]["state"]) == "ok");
-    CHECK(std::string_view(doc["environments"].at(0)["name"]) == "production");
-    CHECK(std::string_view(doc["environments"].at(0)["sdkKey"]) == "sdk-****0123");
-    CHECK(std::string_view(doc["environments"].at(0)["envId"]).find("****") !=
+    CHECK(std::string_view(doc["status"]) == "healthy");
+    CHECK(std::string_view(doc["environments"]["production"]["status"]) == "connected");
+    CHECK(std::string_view(doc["environments"]["production"]["sdkKey"]) == "sdk-****0123");
+    CHECK(std::string_view(doc["environments"]["production"]["envId"]).find("****") !=
           std::string_view::npos);
-    CHECK(std::uint64_t(doc["queues"].at(0)["pending"]) == 2);
-    CHECK(std::uint64_t(doc["counters"]["eventsReceived"]) == 2);
-    CHECK(std::uint64_t(doc["counters"]["rejectedPosts"]["400"]) == 1);
+    CHECK(std::string_view(doc["evrelay"]["upstream"]["state"]) == "ok");
+    CHECK(std::uint64_t(doc["evrelay"]["queues"].at(0)["pending"]) == 2);
+    CHECK(std::uint64_t(doc["evrelay"]["counters"]["eventsReceived"]) == 2);
+    CHECK(std::uint64_t(doc["evrelay"]["counters"]["rejectedPosts"]["400"]) == 1);
     CHECK(status.body.find(k_sdk_key) == std::string::npos);
 
     HttpRequest metrics_request;
@@ -589,6 +615,30 @@ TEST_CASE("InboundHandler::handle status, metrics, admin flush", "[inbound]") {
           std::string::npos);
     CHECK(metrics.body.find("evrelay_in_flight_bytes 1234\n") != std::string::npos);
     CHECK(metrics.body.find("# TYPE evrelay_events_dropped_total counter") != std::string::npos);
+
+    // The Prometheus port's handler: /metrics only.
+    HttpRequest scrape;
+    scrape.method = "GET";
+    scrape.target = "/metrics?x=1";
+    const HttpResponse scraped = f.handler.handle_metrics_only(std::move(scrape));
+    CHECK(scraped.status == 200);
+    CHECK(scraped.body == f.handler
+                              .handle_metrics_only([] {
+                                  HttpRequest again;
+                                  again.method = "GET";
+                                  again.target = "/metrics";
+                                  return again;
+                              }())
+                              .body);
+    for (const auto& [method, target, expected] :
+         {std::tuple{"GET", "/status", 404}, std::tuple{"POST", "/bulk", 404},
+          std::tuple{"POST", "/metrics", 405}}) {
+        HttpRequest other;
+        other.method = method;
+        other.target = target;
+        INFO(method << " " << target);
+        CHECK(f.handler.handle_metrics_only(std::move(other)).status == expected);
+    }
 
     HttpRequest remote = post("/admin/flush", "");
     remote.from_loopback = false;
