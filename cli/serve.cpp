@@ -48,6 +48,26 @@ std::string_view signal_name(int signal) {
     }
 }
 
+// Why events dropped during the shutdown were lost, for its log line.
+std::string describe_shutdown_drop(DropReason reason, std::chrono::milliseconds shutdown_timeout) {
+    switch (reason) {
+    case DropReason::retries_exhausted:
+        return "refused by the upstream until the last retry";
+    case DropReason::shutdown:
+        return "still undelivered when --shutdown-timeout (" +
+               util::format_duration(shutdown_timeout) + ") ran out";
+    case DropReason::queue_full:
+        return "over --max-pending";
+    case DropReason::rejected:
+        return "refused for their credential";
+    case DropReason::too_large:
+        return "refused as too large (413)";
+    case DropReason::count:
+        break;
+    }
+    return std::string(to_string(reason));
+}
+
 // The flags of serve that Relay's configuration can also give, as values; throws
 // CLI::ValidationError for one that does not parse.
 ServeFlags serve_flags(const ServeOptions& options) {
@@ -128,10 +148,24 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
         "--spool", options.spool,
         "Spool directory: payloads that cannot be delivered, and what is left at shutdown, are "
         "kept there for `evrelay flush` (with --no-forward: every post)");
+    auto* durable =
+        command
+            ->add_flag("--durable", options.durable,
+                       "Append every post to the spool and fsync before answering 202 (needs "
+                       "--spool)")
+            ->needs(spool);
     command
-        ->add_flag("--durable", options.durable,
-                   "Append every post to the spool and fsync before answering 202 (needs --spool)")
-        ->needs(spool);
+        ->add_option("--durable-timeout", options.durable_timeout,
+                     "Answer 503 to a durable post not on disk within this (the post is still "
+                     "written; the SDK's retry is answered once it is); 0 = wait (default 5s)")
+        ->needs(durable);
+    command
+        ->add_option("--payload-ids", options.payload_ids,
+                     "How a forwarding --durable serve sends its spooled posts: new (default; "
+                     "batch is the same) in batches under new IDs recorded before sending; "
+                     "preserve: each post its own request under the SDK's payload ID")
+        ->check(CLI::IsMember({"new", "batch", "preserve"}))
+        ->needs(durable);
     command->add_option("--spool-segment-bytes", options.spool_segment_bytes,
                         "Close a spool segment at this size (default 64MiB)");
     command->add_option("--spool-segment-age", options.spool_segment_age,
@@ -263,9 +297,11 @@ int run_serve(const ServeOptions& options) {
         delivery_options.max_events_per_payload = publisher_options.batch_size;
         // A durable serve's spool lines are posts that were never sent: they go upstream in
         // batches, as posts do from memory (each batch recorded before it is sent, so a crash
-        // re-sends it under its ID). Lines a non-durable serve spooled were sent and failed:
-        // they keep their IDs, in case the upstream got them after all.
-        delivery_options.rebatch = options.durable;
+        // re-sends it under its ID) — or, --payload-ids preserve, each under the SDK's own ID,
+        // so that the upstream de-duplicates an SDK retry another instance took. Lines a
+        // non-durable serve spooled were sent and failed: they keep their IDs, in case the
+        // upstream got them after all.
+        delivery_options.rebatch = options.durable && options.payload_ids != "preserve";
         delivery_options.max_bytes_per_payload = publisher_options.batch_bytes;
         delivery_options.command = "serve";
         delivery_options.summarise_payload = [&summarisation](Payload& payload) {
@@ -288,6 +324,14 @@ int run_serve(const ServeOptions& options) {
     handler_options.metric_prefix = serve_config->metric_prefix;
     if (spool_writer && (no_forward || options.durable)) {
         handler_options.spool_posts = spool_writer.get();
+    }
+    if (options.durable) {
+        handler_options.durable_timeout =
+            duration_flag("--durable-timeout", options.durable_timeout);
+        if (!forwarding && options.payload_ids == "preserve") {
+            spdlog::warn("serve: --payload-ids preserve has no effect without forwarding; "
+                         "`evrelay flush` sends this spool, each line under its own ID by default");
+        }
     }
     handler_options.flush = flush_all;
     handler_options.summarise = [&summarisation](const std::string& env_name, SdkKind sdk,
@@ -334,12 +378,14 @@ int run_serve(const ServeOptions& options) {
     // complete them before the server is destroyed, whichever way this function ends.
     struct CompleteSpoolFirst {
         SpoolWriter* writer;
+        InboundHandler& handler;
         ~CompleteSpoolFirst() {
             if (writer != nullptr) {
                 writer->close();
             }
+            handler.stop_deadlines(); // a --durable-timeout answer may be on its way
         }
-    } complete_spool_first{handler_options.spool_posts};
+    } complete_spool_first{handler_options.spool_posts, handler};
 
     // [Prometheus]: its own port, opened first so that a failure leaves nothing running. Declared
     // after the handler, which it calls.
@@ -385,6 +431,8 @@ int run_serve(const ServeOptions& options) {
 
     std::atomic<bool> stopping{false};
     std::chrono::steady_clock::time_point deadline{};
+    // Events dropped before the stop began, by reason: what the shutdown loses is the rest.
+    CounterRegistry::Totals before_stop;
     // Run on a server thread (HttpServer::post), as the flush timer's calls are.
     const auto on_signal = [&](int signal) {
         switch (signal) {
@@ -421,6 +469,7 @@ int run_serve(const ServeOptions& options) {
             }
             spdlog::info("serve: {} received; stopping", signal_name(signal));
             deadline = std::chrono::steady_clock::now() + shutdown_timeout;
+            before_stop = counters.totals();
             // Stop accepting, let sessions answer the requests in hand (their events are then
             // queued), and end run() — all within the shutdown timeout.
             server.shutdown(shutdown_timeout);
@@ -435,6 +484,9 @@ int run_serve(const ServeOptions& options) {
     server.run();
     if (prometheus) {
         prometheus->stop();
+    }
+    if (!stopping.load()) {
+        before_stop = counters.totals();
     }
 
     // STYLE §7: the shutdown sequence. run() returned: no handler runs any more, so no event
@@ -475,12 +527,26 @@ int run_serve(const ServeOptions& options) {
         spool_writer->close();
     }
 
+    // Shutdown honesty: events accepted but neither delivered nor kept in a spool since the stop
+    // began (at the last retry, when --shutdown-timeout ran out, or a failed spool write) make
+    // the exit status 75, whatever their reason. Drops during the run were logged then.
     const auto totals = counters.totals();
-    const auto lost = totals.dropped_by_reason[static_cast<std::size_t>(DropReason::shutdown)];
+    std::uint64_t lost = 0;
+    std::string reasons;
+    for (std::size_t reason = 0; reason < totals.dropped_by_reason.size(); ++reason) {
+        const std::uint64_t dropped =
+            totals.dropped_by_reason[reason] - before_stop.dropped_by_reason[reason];
+        if (dropped > 0) {
+            lost += dropped;
+            reasons += fmt::format(
+                "{}{} {}", reasons.empty() ? "" : ", ", dropped,
+                describe_shutdown_drop(static_cast<DropReason>(reason), shutdown_timeout));
+        }
+    }
     if (lost > 0) {
-        spdlog::error("serve: {} event(s) lost at shutdown: the upstream did not take them within "
-                      "--shutdown-timeout ({})",
-                      lost, util::format_duration(shutdown_timeout));
+        spdlog::error("serve: {} event(s) lost at shutdown: {}; {}", lost, reasons,
+                      spool_writer ? "the spool could not keep them"
+                                   : "without --spool nothing keeps them");
     }
     if (totals.spooled > 0 || (spool_writer && spool_writer->lines_written() > 0)) {
         spdlog::info("serve: {} post(s) or payload(s) written to the spool {}; `evrelay flush {}` "

@@ -30,6 +30,8 @@ struct ServeOptions {
     int threads = 0;                  // 0 = one per core
     std::optional<std::string> spool; // DIR (SPEC §7)
     bool durable = false;
+    std::string payload_ids = "new";    // the durable drain: new (batches) or preserve
+    std::string durable_timeout = "5s"; // a durable post not on disk by then: 503
     std::string spool_segment_bytes = "64MiB";
     std::string spool_segment_age = "1m";
     bool batch_size_given = false; // set by the flag: otherwise [Events] capacity applies

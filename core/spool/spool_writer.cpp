@@ -324,7 +324,8 @@ Result<void> SpoolWriter::write_batch(Group& group) {
         }
     }
     Result<void> written = write_lines(m_fd.get(), group.lines, m_open_path);
-    if (written && m_options.durable && ::fdatasync(m_fd.get()) != 0) {
+    if (written && m_options.durable &&
+        (m_options.sync_data ? m_options.sync_data(m_fd.get()) : ::fdatasync(m_fd.get())) != 0) {
         written = make_error(ErrorKind::io, "cannot sync spool segment " + m_open_path.string() +
                                                 ": " + std::strerror(errno));
     }
@@ -457,12 +458,25 @@ void SpoolWriter::finish_close(Closing closing) {
 }
 
 void SpoolWriter::rotate_if_due() {
-    std::optional<Closing> closing;
-    as_leader([&] {
-        if (segment_due()) {
-            closing = close_segment();
+    {
+        // A leader at work closes a due segment itself once its group is written. Waiting for
+        // it here would hold the calling server thread as long as its fdatasync takes — on a
+        // stalled disk, every server thread in turn, and no --durable-timeout answer could be
+        // written.
+        std::lock_guard lock(m_mutex);
+        if (m_leader_active) {
+            return;
         }
-    });
+        m_leader_active = true;
+    }
+    std::optional<Closing> closing;
+    if (segment_due()) {
+        closing = close_segment();
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        hand_over_leadership_locked();
+    }
     if (closing) {
         hand_to_closer(std::move(*closing)); // the caller is a server thread: do not block it
     }
