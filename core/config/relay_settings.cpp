@@ -98,9 +98,29 @@ Result<std::optional<std::string>> parse_optional_text(std::string_view text, st
     return std::string(text);
 }
 
+// Credentials and CORS values travel in HTTP headers (Authorization, the CORS answers) and
+// paths: a control character in one — from an escape such as "\n", or a stray byte — would end
+// the header early, so it is refused here, where the key or variable can be named (found by
+// tests/fuzz/fuzz_relay_config). The value itself is not shown: it may be a secret.
+Result<void> refuse_control_characters(std::string_view text, std::string_view what) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        if (byte < 0x20 || byte == 0x7f) {
+            return make_error(ErrorKind::config,
+                              fmt::format("{}: control character 0x{:02x} at byte {} (this value "
+                                          "is sent in HTTP headers)",
+                                          what, byte, i));
+        }
+    }
+    return {};
+}
+
 // A credential: kept as written, even empty (check_relay_config then finds an environment
 // without one).
-Result<std::string> parse_text(std::string_view text, std::string_view) {
+Result<std::string> parse_credential(std::string_view text, std::string_view what) {
+    if (auto refused = refuse_control_characters(text, what); !refused) {
+        return tl::unexpected(refused.error());
+    }
     return std::string(text);
 }
 
@@ -120,6 +140,14 @@ Result<std::vector<std::string>> parse_list(std::string_view text, std::string_v
         text.remove_prefix(comma + 1);
     }
     return list;
+}
+
+// allowedOrigin, allowedHeader: a list whose items go into the CORS answers' headers.
+Result<std::vector<std::string>> parse_header_list(std::string_view text, std::string_view what) {
+    if (auto refused = refuse_control_characters(text, what); !refused) {
+        return tl::unexpected(refused.error());
+    }
+    return parse_list(text, what);
 }
 
 template <class T> struct IsVector : std::false_type {};
@@ -192,14 +220,15 @@ constexpr RelaySetting k_settings[] = {
     setting<&RelayConfig::capacity, parse_capacity>("Events", "capacity", "EVENTS_CAPACITY"),
     setting<&RelayConfig::inline_users, parse_boolean>("Events", "inlineUsers",
                                                        "EVENTS_INLINE_USERS"),
-    setting<&Environment::sdk_key, parse_text>(k_environment_section, "sdkKey", "LD_ENV_"),
-    setting<&Environment::mobile_key, parse_text>(k_environment_section, "mobileKey",
-                                                  "LD_MOBILE_KEY_"),
-    setting<&Environment::env_id, parse_text>(k_environment_section, "envId", "LD_CLIENT_SIDE_ID_"),
-    setting<&Environment::allowed_origins, parse_list>(k_environment_section, "allowedOrigin",
-                                                       "LD_ALLOWED_ORIGIN_"),
-    setting<&Environment::allowed_headers, parse_list>(k_environment_section, "allowedHeader",
-                                                       "LD_ALLOWED_HEADER_"),
+    setting<&Environment::sdk_key, parse_credential>(k_environment_section, "sdkKey", "LD_ENV_"),
+    setting<&Environment::mobile_key, parse_credential>(k_environment_section, "mobileKey",
+                                                        "LD_MOBILE_KEY_"),
+    setting<&Environment::env_id, parse_credential>(k_environment_section, "envId",
+                                                    "LD_CLIENT_SIDE_ID_"),
+    setting<&Environment::allowed_origins, parse_header_list>(
+        k_environment_section, "allowedOrigin", "LD_ALLOWED_ORIGIN_"),
+    setting<&Environment::allowed_headers, parse_header_list>(
+        k_environment_section, "allowedHeader", "LD_ALLOWED_HEADER_"),
     setting<&RelayConfig::proxy_url, parse_optional_text>("Proxy", "url", "PROXY_URL"),
     setting<&RelayConfig::proxy_user, parse_optional_text>("Proxy", "user", "PROXY_AUTH_USER"),
     setting<&RelayConfig::proxy_password, parse_optional_text>("Proxy", "password",

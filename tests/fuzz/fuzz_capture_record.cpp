@@ -61,8 +61,8 @@ std::vector<ReadItem> read_capture(std::string text) {
 void check_timestamp(std::chrono::system_clock::time_point t) {
     const std::string printed = format_timestamp(t);
     const auto again = parse_timestamp(printed);
-    FUZZ_CHECK(again.has_value(), "format_timestamp() prints what parse_timestamp() refuses: " +
-                                      printed);
+    FUZZ_CHECK(again.has_value(),
+               "format_timestamp() prints what parse_timestamp() refuses: " + printed);
     FUZZ_CHECK(std::chrono::floor<std::chrono::milliseconds>(t) == *again,
                "a timestamp does not print and parse back to itself: " + printed);
 }

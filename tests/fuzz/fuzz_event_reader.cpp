@@ -120,8 +120,8 @@ Reading read_all(util::InputStream& input, std::optional<InputFormat> format,
             }
             for (const std::string_view event : item.events) {
                 const std::string buffer = fuzz::with_padding(event);
-                const JsonResult<void> valid =
-                    validator.validate(buffer.data(), std::string_view(buffer.data(), event.size()));
+                const JsonResult<void> valid = validator.validate(
+                    buffer.data(), std::string_view(buffer.data(), event.size()));
                 FUZZ_CHECK(valid && validator.root_type() == JsonType::object,
                            "an event is not a JSON object: " + std::string(event.substr(0, 200)));
                 entry.events.emplace_back(event);
@@ -144,10 +144,9 @@ void check_same(const Reading& a, const Reading& b, const char* what) {
     FUZZ_CHECK(a.entries.size() == b.entries.size(),
                std::string(what) + ": another number of items and problems");
     for (std::size_t i = 0; i < a.entries.size(); ++i) {
-        FUZZ_CHECK(a.entries[i] == b.entries[i], std::string(what) + ": entry " +
-                                                     std::to_string(i) + " differs (" +
-                                                     a.entries[i].message + " | " +
-                                                     b.entries[i].message + ")");
+        FUZZ_CHECK(a.entries[i] == b.entries[i],
+                   std::string(what) + ": entry " + std::to_string(i) + " differs (" +
+                       a.entries[i].message + " | " + b.entries[i].message + ")");
     }
 }
 
@@ -228,7 +227,8 @@ void check_array_reference(std::string_view data, const Reading& reading) {
     }
     std::vector<std::string> read;
     for (const Entry& entry : reading.entries) {
-        FUZZ_CHECK(!entry.problem, "arrays: a problem in valid arrays of objects: " + entry.message);
+        FUZZ_CHECK(!entry.problem,
+                   "arrays: a problem in valid arrays of objects: " + entry.message);
         read.insert(read.end(), entry.events.begin(), entry.events.end());
     }
     FUZZ_CHECK(read == events, "arrays: not the elements of the arrays");

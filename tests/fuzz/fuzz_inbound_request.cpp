@@ -168,7 +168,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::optional<server_detail::RequestParser> parser;
     for (int n = 0; n < k_max_requests && buffer.size() > 0; ++n) {
         server_detail::start_parser(parser, k_max_header_bytes, k_max_body_bytes);
-        const boost::beast::error_code error = server_detail::parse_buffered(*parser, buffer, false);
+        const boost::beast::error_code error =
+            server_detail::parse_buffered(*parser, buffer, false);
         if (error || !parser->is_done()) {
             break; // answered 400/413/431, or the server would wait for more
         }
@@ -182,9 +183,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     dispatcher.flush_all();
     const std::size_t captured = captured_events(capture.take());
     if (!options.offline && !options.no_forward) {
-        FUZZ_CHECK(sink.events == captured,
-                   "published " + std::to_string(sink.events) + " events, captured " +
-                       std::to_string(captured));
+        FUZZ_CHECK(sink.events == captured, "published " + std::to_string(sink.events) +
+                                                " events, captured " + std::to_string(captured));
     }
     return 0;
 }

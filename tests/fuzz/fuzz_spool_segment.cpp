@@ -118,7 +118,8 @@ std::set<std::uint64_t> done_lines(std::string_view done) {
         const std::string_view record = done.substr(0, newline);
         done.remove_prefix(newline + 1);
         std::uint64_t line = 0;
-        const auto [end, error] = std::from_chars(record.data(), record.data() + record.size(), line);
+        const auto [end, error] =
+            std::from_chars(record.data(), record.data() + record.size(), line);
         if (error == std::errc() && end == record.data() + record.size()) {
             lines.insert(line);
         }
@@ -183,7 +184,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         write_file(segment, rest);
         std::set<std::uint64_t> already;
         if (done) {
-            write_file(SpoolDirectory::progress_path(segment), *done);
+            // Progress is only ever recorded under the closed name: a pass renames an ".open"
+            // segment to ".seg" before it opens the progress file.
+            write_file(SpoolDirectory::progress_path(root / (std::string(k_segment_name) + ".seg")),
+                       *done);
             already = done_lines(*done);
         }
         expected = events_to_deliver(std::string(rest), InputFormat::capture, already);
@@ -217,8 +221,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                        " after every line was delivered");
     }
     FUZZ_CHECK(files_in(directory->incoming_dir()) == 0, "incoming/ still holds the file");
-    FUZZ_CHECK(accounted == expected, "delivered, expired and duplicate events: " +
-                                          std::to_string(accounted) + ", expected " +
-                                          std::to_string(expected));
+    FUZZ_CHECK(accounted == expected,
+               "delivered, expired and duplicate events: " + std::to_string(accounted) +
+                   ", expected " + std::to_string(expected));
     return 0;
 }

@@ -28,8 +28,8 @@ namespace evrelay::fuzz {
 // The code logs what it rejects (warnings per malformed line, debug per refused post): at the
 // fuzzer's rate that would be all the output there is.
 inline void quiet_logs() {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-        "fuzz", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    spdlog::set_default_logger(
+        std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_mt>()));
 }
 
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
@@ -62,9 +62,9 @@ inline std::string_view take_until(std::string_view& input, std::string_view sep
 
 } // namespace evrelay::fuzz
 
-#define FUZZ_CHECK(condition, detail)                                                            \
-    do {                                                                                         \
-        if (!(condition)) {                                                                      \
-            ::evrelay::fuzz::fail(#condition, (detail));                                         \
-        }                                                                                        \
+#define FUZZ_CHECK(condition, detail)                                                              \
+    do {                                                                                           \
+        if (!(condition)) {                                                                        \
+            ::evrelay::fuzz::fail(#condition, (detail));                                           \
+        }                                                                                          \
     } while (false)

@@ -95,8 +95,8 @@ inline std::string without_lenient_parts(std::string_view json,
             continue;
         }
         if (out[i + 1] == 'u' && i + 5 < out.size() && (out[i + 2] == 'd' || out[i + 2] == 'D') &&
-            is_hex(out[i + 3]) && std::string_view("89abcdefABCDEF").find(out[i + 3]) !=
-                                      std::string_view::npos &&
+            is_hex(out[i + 3]) &&
+            std::string_view("89abcdefABCDEF").find(out[i + 3]) != std::string_view::npos &&
             is_hex(out[i + 4]) && is_hex(out[i + 5])) {
             out.replace(i + 2, 4, "0041");
         }
@@ -183,13 +183,17 @@ inline void compare_parts_with_dom(const JsonValidator& validator, JsonType type
                                    simdjson::dom::element element, const std::string& where) {
     std::size_t n = 0;
     if (type == JsonType::array) {
-        for (simdjson::dom::element child : element.get_array().value()) {
+        // The array (object) is kept in a local: iterating the value() of the temporary result
+        // would read it after its end.
+        const simdjson::dom::array array = element.get_array().value();
+        for (simdjson::dom::element child : array) {
             FUZZ_CHECK(n < parts.size(), "fewer array elements than simdjson's: " + where);
             FUZZ_CHECK(parts[n].key.empty(), "an array element has a key: " + where);
             compare_with_dom(validator, parts[n++], child);
         }
     } else {
-        for (simdjson::dom::key_value_pair member : element.get_object().value()) {
+        const simdjson::dom::object object = element.get_object().value();
+        for (simdjson::dom::key_value_pair member : object) {
             FUZZ_CHECK(n < parts.size(), "fewer object members than simdjson's: " + where);
             FUZZ_CHECK(json_string_value(parts[n].key) == member.key,
                        "member key differs from simdjson's: " + where);

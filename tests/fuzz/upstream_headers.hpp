@@ -33,7 +33,8 @@ inline void check_upstream_headers(const Payload& payload) {
     environment.mobile_key = "mob-fuzz-key";
     environment.env_id = "fuzz-client-side-id";
     const Result<UpstreamRequest> request = describe_upstream_request(
-        payload, environment, UpstreamRequestOptions{"https://events.invalid", "evrelay-fuzz", true});
+        payload, environment,
+        UpstreamRequestOptions{"https://events.invalid", "evrelay-fuzz", true});
     FUZZ_CHECK(request.has_value(), "no upstream request for a payload with every credential");
     for (const auto& [name, value] : request->headers) {
         FUZZ_CHECK(is_field_value(value),
