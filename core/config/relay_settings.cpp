@@ -136,9 +136,29 @@ Result<std::optional<std::string>> parse_optional_text(std::string_view text, st
     return std::string(text);
 }
 
+// Credentials and CORS values travel in HTTP headers (Authorization, the CORS answers) and
+// paths: a control character in one — from an escape such as "\n", or a stray byte — would end
+// the header early, so it is refused here, where the key or variable can be named (found by
+// tests/fuzz/fuzz_relay_config). The value itself is not shown: it may be a secret.
+Result<void> refuse_control_characters(std::string_view text, std::string_view what) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        if (byte < 0x20 || byte == 0x7f) {
+            return make_error(ErrorKind::config,
+                              fmt::format("{}: control character 0x{:02x} at byte {} (this value "
+                                          "is sent in HTTP headers)",
+                                          what, byte, i));
+        }
+    }
+    return {};
+}
+
 // A credential: kept as written, even empty (check_relay_config then finds an environment
 // without one).
-Result<std::string> parse_text(std::string_view text, std::string_view) {
+Result<std::string> parse_credential(std::string_view text, std::string_view what) {
+    if (auto refused = refuse_control_characters(text, what); !refused) {
+        return tl::unexpected(refused.error());
+    }
     return std::string(text);
 }
 
@@ -158,6 +178,14 @@ Result<std::vector<std::string>> parse_list(std::string_view text, std::string_v
         text.remove_prefix(comma + 1);
     }
     return list;
+}
+
+// allowedOrigin, allowedHeader: a list whose items go into the CORS answers' headers.
+Result<std::vector<std::string>> parse_header_list(std::string_view text, std::string_view what) {
+    if (auto refused = refuse_control_characters(text, what); !refused) {
+        return tl::unexpected(refused.error());
+    }
+    return parse_list(text, what);
 }
 
 template <class T> struct IsVector : std::false_type {};
@@ -296,14 +324,15 @@ constexpr RelaySetting k_settings[] = {
     ignored<inline_users, k_boolean>("Events", "inlineUsers", "EVENTS_INLINE_USERS"),
     ignored<sampling>("Events", "samplingInterval", "EVENTS_SAMPLING_INTERVAL"),
 
-    setting<&Environment::sdk_key, parse_text>(k_environment_section, "sdkKey", "LD_ENV_"),
-    setting<&Environment::mobile_key, parse_text>(k_environment_section, "mobileKey",
-                                                  "LD_MOBILE_KEY_"),
-    setting<&Environment::env_id, parse_text>(k_environment_section, "envId", "LD_CLIENT_SIDE_ID_"),
-    setting<&Environment::allowed_origins, parse_list>(k_environment_section, "allowedOrigin",
-                                                       "LD_ALLOWED_ORIGIN_"),
-    setting<&Environment::allowed_headers, parse_list>(k_environment_section, "allowedHeader",
-                                                       "LD_ALLOWED_HEADER_"),
+    setting<&Environment::sdk_key, parse_credential>(k_environment_section, "sdkKey", "LD_ENV_"),
+    setting<&Environment::mobile_key, parse_credential>(k_environment_section, "mobileKey",
+                                                        "LD_MOBILE_KEY_"),
+    setting<&Environment::env_id, parse_credential>(k_environment_section, "envId",
+                                                    "LD_CLIENT_SIDE_ID_"),
+    setting<&Environment::allowed_origins, parse_header_list>(
+        k_environment_section, "allowedOrigin", "LD_ALLOWED_ORIGIN_"),
+    setting<&Environment::allowed_headers, parse_header_list>(
+        k_environment_section, "allowedHeader", "LD_ALLOWED_HEADER_"),
     ignored<flag_delivery, k_boolean>(k_environment_section, "secureMode", "LD_SECURE_MODE_"),
     ignored<flag_delivery>(k_environment_section, "ttl", "LD_TTL_"),
     ignored<data_store>(k_environment_section, "prefix", "LD_PREFIX_"),

@@ -368,6 +368,49 @@ TEST_CASE("parse_relay_config reports errors with file and line", "[config]") {
     }
 }
 
+// Found by tests/fuzz/fuzz_relay_config: a credential or CORS value holding a control character
+// (written as an escape such as "\n", or as a raw byte) was accepted, and would have ended the
+// Authorization header, or a CORS answer's header, early.
+TEST_CASE("parse_relay_config refuses control characters in credentials and CORS values",
+          "[config]") {
+    struct Case {
+        std::string text;
+        std::string prefix;
+    };
+    const std::vector<Case> cases = {
+        {"[Environment \"P\"]\nsdkKey = \"sdk-1\\nX-Injected: 1\"\n", "test.conf:2: "},
+        {"[Environment \"P\"]\nsdkKey = sdk-1\nmobileKey = \"mob\\t1\"\n", "test.conf:3: "},
+        {"[Environment \"P\"]\nenvId = abc\x7f\n", "test.conf:2: "},
+        {"[Environment \"P\"]\nsdkKey = k\nallowedOrigin = https://a.example\x01\n",
+         "test.conf:3: "},
+        {"[Environment \"P\"]\nsdkKey = k\nallowedHeader = \"X-A\\nX-B\"\n", "test.conf:3: "},
+    };
+    for (const auto& c : cases) {
+        INFO("config text:\n" << c.text);
+        const auto error = parse_error(c.text);
+        CHECK(error.message.rfind(c.prefix, 0) == 0);
+        CHECK_THAT(error.message, Catch::Contains("control character"));
+        CHECK_THAT(error.message, !Catch::Contains("sdk-1")); // a credential is not shown
+    }
+    // Values that are not sent in headers keep what their escapes say.
+    const auto config = parse_ok("[Proxy]\npassword = \"a\\tb\\n\"\n");
+    CHECK(config.proxy_password == "a\tb\n");
+}
+
+TEST_CASE("relay_config_from_environment refuses control characters in credentials and CORS "
+          "values",
+          "[config]") {
+    for (const std::string name : {"LD_ENV_P", "LD_MOBILE_KEY_P", "LD_CLIENT_SIDE_ID_P",
+                                   "LD_ALLOWED_ORIGIN_P", "LD_ALLOWED_HEADER_P"}) {
+        INFO(name);
+        FakeEnv env;
+        env.vars = {{"LD_ENV_Q", "sdk-ok"}, {name, "value\r\nX-Injected: 1"}};
+        const auto error = env_error(env);
+        CHECK(error.message.rfind(name + ": ", 0) == 0);
+        CHECK_THAT(error.message, Catch::Contains("control character 0x0d"));
+    }
+}
+
 TEST_CASE("read_relay_config_file reads a file and names it in errors", "[config]") {
     const test::ScratchDir dir;
     const auto good = dir.write("good.conf", "[Main]\nport = 1234\n");
