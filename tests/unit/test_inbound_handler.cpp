@@ -820,6 +820,9 @@ TEST_CASE("InboundHandler::handle sends schema 1-2 and Unsummarized posts to the
         const auto payloads = f.flushed();
         REQUIRE(payloads.size() == 1);
         CHECK(payloads[0].metadata.schema_version == 3);
+    }
+}
+
 namespace {
 
 // A deferred answer not waited for: its future is ready once the handler answers.
