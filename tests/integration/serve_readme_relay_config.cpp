@@ -73,9 +73,12 @@ TEST_CASE("serve: the README's Relay config is reused unchanged and logs what th
     const auto config_file = dir.write("ld-relay.conf", config);
 
     RecordingUpstream upstream;
+    // The flag data comes from the test's upstream too: this machine cannot reach LaunchDarkly,
+    // and a failed poll would add a warning the README (written for a connected host) omits.
+    upstream.set_resource("/sdk/latest-all", R"({"flags":{},"segments":{}})", "\"etag-1\"");
     auto process = start_evrelay(
         {"serve", "--config", config_file.string(), "--bind", "127.0.0.1", "--port", "0"},
-        {{"PROMETHEUS_PORT", "0"}, {"EVENTS_HOST", upstream.url()}});
+        {{"PROMETHEUS_PORT", "0"}, {"EVENTS_HOST", upstream.url()}, {"BASE_URI", upstream.url()}});
     ServeGuard guard(*process);
     const auto port = wait_for_listening(*process);
     // The start-up log ends with the environments line.
