@@ -25,6 +25,8 @@ struct RelayConfig {
     std::optional<std::string> proxy_url;
     std::optional<std::string> proxy_user;
     std::optional<std::string> proxy_password;
+    std::optional<std::string> proxy_domain;
+    std::optional<bool> proxy_ntlm_auth;
     std::vector<std::string> ca_cert_files;
     std::vector<Environment> environments; // in file order
 
@@ -36,7 +38,8 @@ struct RelayConfig {
 
 // Reads Relay's git-config style file (util::GcfgReader): [Main] port; [Events] sendEvents,
 // eventsUri, flushInterval, capacity, inlineUsers; [Environment "NAME"] sdkKey, mobileKey, envId,
-// allowedOrigin, allowedHeader (repeatable); [Proxy] url, user, password, caCertFiles.
+// allowedOrigin, allowedHeader (repeatable); [Proxy] url, user, password, domain, ntlmAuth,
+// caCertFiles.
 // Unknown sections and keys are ignored (debug log). Errors name the file and line.
 Result<RelayConfig> read_relay_config_file(const std::string& path);
 Result<RelayConfig> parse_relay_config(std::string_view text, const std::string& source_name);
@@ -44,7 +47,8 @@ Result<RelayConfig> parse_relay_config(std::string_view text, const std::string&
 // Reads Relay's variables: PORT, USE_EVENTS, EVENTS_HOST, EVENTS_FLUSH_INTERVAL,
 // EVENTS_CAPACITY, EVENTS_INLINE_USERS, LD_ENV_<name>, LD_MOBILE_KEY_<name>,
 // LD_CLIENT_SIDE_ID_<name>, LD_ALLOWED_ORIGIN_<name>, LD_ALLOWED_HEADER_<name>, PROXY_URL,
-// PROXY_AUTH_USER, PROXY_AUTH_PASSWORD, PROXY_CA_CERTS. An empty variable counts as unset.
+// PROXY_AUTH_USER, PROXY_AUTH_PASSWORD, PROXY_AUTH_DOMAIN, PROXY_AUTH_NTLM, PROXY_CA_CERTS. An
+// empty variable counts as unset.
 // `getenv` is injectable for tests; `names` lists the variable names present (for the
 // LD_*_<name> families). Environments come out sorted by name; they are not checked for
 // credentials here (see check_relay_config).
