@@ -375,7 +375,7 @@ void AuthProxy::Impl::serve(int client) {
             const std::string name_lower = lower(name);
             if (name_lower != "proxy-authorization" && name_lower != "proxy-connection" &&
                 name_lower != "connection" && name_lower != "keep-alive") {
-                forwarded_head += name + ": " + value + "\r\n";
+                forwarded_head.append(name).append(": ").append(value).append("\r\n");
             }
         }
         forwarded_head += "Connection: close\r\n\r\n";
@@ -392,7 +392,8 @@ void AuthProxy::Impl::serve(int client) {
     untrack_and_close(client_id, client);
 }
 
-AuthProxy::AuthProxy(std::string user, std::string password) : m_impl(std::make_unique<Impl>()) {
+AuthProxy::AuthProxy(const std::string& user, const std::string& password)
+    : m_impl(std::make_unique<Impl>()) {
     Impl& impl = *m_impl;
     if (!user.empty() || !password.empty()) {
         impl.expected_authorization = "Basic " + base64(user + ":" + password);

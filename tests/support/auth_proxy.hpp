@@ -15,7 +15,7 @@ namespace evrelay::test {
 class AuthProxy {
   public:
     // Wants "Basic base64(user:password)"; with both empty, lets everything through.
-    AuthProxy(std::string user, std::string password);
+    AuthProxy(const std::string& user, const std::string& password);
     ~AuthProxy();
     AuthProxy(const AuthProxy&) = delete;
     AuthProxy& operator=(const AuthProxy&) = delete;
