@@ -20,6 +20,7 @@
 #include "core/upstream/sender.hpp"
 #include "core/util/byte_size.hpp"
 #include "core/util/duration.hpp"
+#include "core/util/url_mask.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -420,7 +421,7 @@ int run_serve(const ServeOptions& options) {
                  settings.environments.environments.size(), util::format_duration(flush_interval),
                  offline      ? "offline (everything discarded)"
                  : no_forward ? "not forwarding (--no-forward)"
-                              : "forwarding to " + settings.sender.events_uri);
+                              : "forwarding to " + util::mask_url_credentials(settings.sender.events_uri));
 
     // SPEC §3: every flush interval, each non-empty queue becomes one payload.
     server.every(flush_interval, flush_all);

@@ -31,7 +31,7 @@ FlagDataPollerOptions flag_poller_options(const SenderOptions& sender) {
     poller.connect_timeout = sender.connect_timeout;
     poller.request_timeout = sender.request_timeout;
     poller.proxy = sender.proxy;
-    poller.ca_cert = sender.ca_cert;
+    poller.ca_cert_files = sender.ca_cert_files;
     return poller;
 }
 

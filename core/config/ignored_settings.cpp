@@ -33,8 +33,6 @@ std::string_view describe(IgnoredBecause reason) {
                "SDKs sent them";
     case IgnoredBecause::sampling:
         return "Relay 5's event sampling, gone since Relay 6: evrelay forwards every event";
-    case IgnoredBecause::proxy_ntlm:
-        return "NTLM proxy authentication is not supported yet";
     case IgnoredBecause::unknown:
         return "not a setting of Relay 6 (a typo?)";
     }
@@ -58,6 +56,16 @@ std::vector<std::string> ignored_settings(const RelayConfig& config) {
             }
         }
         lines.push_back("ignored (" + names + "): " + std::string(describe(reason)));
+    }
+    // Relay ignores these the same way; evrelay says so.
+    if (!config.proxy_url && (config.proxy_user || config.proxy_password || config.proxy_domain)) {
+        lines.emplace_back("[Proxy] user, password and domain (PROXY_AUTH_USER, "
+                           "PROXY_AUTH_PASSWORD, PROXY_AUTH_DOMAIN) are ignored without [Proxy] "
+                           "url (PROXY_URL): a proxy from HTTPS_PROXY takes its credentials from "
+                           "its own URL");
+    } else if (config.proxy_domain && !config.proxy_ntlm_auth.value_or(false)) {
+        lines.emplace_back("[Proxy] domain (PROXY_AUTH_DOMAIN) is ignored without ntlmAuth "
+                           "(PROXY_AUTH_NTLM): only NTLM authentication has a domain");
     }
     return lines;
 }

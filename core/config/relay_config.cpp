@@ -44,6 +44,8 @@ RelayConfig merge_relay_config(RelayConfig base, const RelayConfig& over) {
     take(base.proxy_url, over.proxy_url);
     take(base.proxy_user, over.proxy_user);
     take(base.proxy_password, over.proxy_password);
+    take(base.proxy_domain, over.proxy_domain);
+    take(base.proxy_ntlm_auth, over.proxy_ntlm_auth);
     if (!over.ca_cert_files.empty()) {
         base.ca_cert_files = over.ca_cert_files;
     }

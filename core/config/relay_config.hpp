@@ -30,7 +30,6 @@ enum class IgnoredBecause {
     auto_config,   // [AutoConfig], [OfflineMode]: Relay Enterprise's environment sources
     inline_users,  // schema-4 output has no inline users
     sampling,      // Relay 5's samplingInterval
-    proxy_ntlm,    // [Proxy] ntlmAuth, domain: not supported yet
     unknown,       // not a Relay 6 setting at all (a typo?)
 };
 
@@ -59,6 +58,8 @@ struct RelayConfig {
     std::optional<std::string> proxy_url;
     std::optional<std::string> proxy_user;
     std::optional<std::string> proxy_password;
+    std::optional<std::string> proxy_domain;
+    std::optional<bool> proxy_ntlm_auth;
     std::vector<std::string> ca_cert_files;
     std::optional<bool> prometheus_enabled;
     std::optional<int> prometheus_port;
@@ -80,7 +81,7 @@ Result<RelayConfig> read_relay_config_file(const std::string& path);
 Result<RelayConfig> parse_relay_config(std::string_view text, const std::string& source_name);
 
 // Reads Relay's variables through the same table (PORT, TLS_ENABLED, USE_EVENTS, LD_ENV_<name>,
-// PROXY_URL, USE_PROMETHEUS, …; ignored ones such as REDIS_HOST or LD_PREFIX_<name> are
+// PROXY_URL, PROXY_AUTH_NTLM, USE_PROMETHEUS, …; ignored ones such as REDIS_HOST or LD_PREFIX_<name> are
 // recorded in `ignored`). An empty variable counts as unset. `getenv` is injectable for tests;
 // `names` lists the variable names present (for the LD_*_<name> families). Environments come
 // out sorted by name; they are not checked for credentials here (see check_relay_config).

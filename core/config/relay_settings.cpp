@@ -343,9 +343,10 @@ constexpr RelaySetting k_settings[] = {
     setting<&RelayConfig::proxy_user, parse_optional_text>("Proxy", "user", "PROXY_AUTH_USER"),
     setting<&RelayConfig::proxy_password, parse_optional_text>("Proxy", "password",
                                                                "PROXY_AUTH_PASSWORD"),
+    setting<&RelayConfig::proxy_domain, parse_optional_text>("Proxy", "domain",
+                                                             "PROXY_AUTH_DOMAIN"),
+    setting<&RelayConfig::proxy_ntlm_auth, parse_boolean>("Proxy", "ntlmAuth", "PROXY_AUTH_NTLM"),
     setting<&RelayConfig::ca_cert_files, parse_list>("Proxy", "caCertFiles", "PROXY_CA_CERTS"),
-    ignored<proxy_ntlm>("Proxy", "domain", "PROXY_AUTH_DOMAIN"),
-    ignored<proxy_ntlm, k_boolean>("Proxy", "ntlmAuth", "PROXY_AUTH_NTLM"),
 
     setting<&RelayConfig::prometheus_enabled, parse_boolean>("Prometheus", "enabled",
                                                              "USE_PROMETHEUS"),

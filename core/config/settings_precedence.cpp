@@ -74,16 +74,23 @@ Result<void> resolve_tls(const ServeFlags& flags, const RelayConfig& config,
     return {};
 }
 
-} // namespace
-
-std::string proxy_url_with_credentials(const std::string& url, const std::string& user,
-                                       const std::string& password) {
-    std::string spliced = url;
-    const auto scheme_end = spliced.find("://");
-    const auto insert_at = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-    spliced.insert(insert_at, user + ":" + password + "@");
-    return spliced;
+// [Proxy] user, password and domain apply only to the proxy [Proxy] url names: a proxy libcurl
+// finds in HTTPS_PROXY takes its credentials from that variable's URL (ignored_settings.cpp warns).
+OutboundProxy configured_proxy(const RelayConfig& config) {
+    OutboundProxy proxy;
+    if (!config.proxy_url) {
+        proxy.ntlm = config.proxy_ntlm_auth.value_or(false);
+        return proxy;
+    }
+    proxy.url = *config.proxy_url;
+    proxy.user = config.proxy_user.value_or("");
+    proxy.password = config.proxy_password.value_or("");
+    proxy.domain = config.proxy_domain.value_or("");
+    proxy.ntlm = config.proxy_ntlm_auth.value_or(false);
+    return proxy;
 }
+
+} // namespace
 
 Result<UpstreamConfig> resolve_upstream_config(const UpstreamFlags& flags, const RelayConfig& file,
                                                const RelayConfig& variables) {
@@ -102,19 +109,21 @@ Result<UpstreamConfig> resolve_upstream_config(const UpstreamFlags& flags, const
     const RelayConfig& config = resolved.config;
     resolved.events_uri =
         pick(flags.events_uri, config.events_uri, std::string(k_default_events_uri));
-    // --proxy replaces the configured proxy with its credentials.
+    // --proxy replaces the configured proxy with its credentials (a proxy the flag names may not
+    // know the configured one's user); credentials then come from the flag's URL alone.
     if (flags.proxy) {
-        resolved.proxy = *flags.proxy;
-    } else if (config.proxy_url) {
-        resolved.proxy = config.proxy_user
-                             ? proxy_url_with_credentials(*config.proxy_url, *config.proxy_user,
-                                                          config.proxy_password.value_or(""))
-                             : *config.proxy_url;
+        resolved.proxy.url = *flags.proxy;
+    } else {
+        resolved.proxy = configured_proxy(config);
+        if (resolved.proxy.ntlm && resolved.proxy.url.empty()) {
+            return make_error(ErrorKind::config, "[Proxy] ntlmAuth (PROXY_AUTH_NTLM) needs a proxy "
+                                                 "URL ([Proxy] url or PROXY_URL)");
+        }
     }
     if (flags.ca_cert) {
-        resolved.ca_cert = *flags.ca_cert;
-    } else if (!config.ca_cert_files.empty()) {
-        resolved.ca_cert = config.ca_cert_files.front();
+        resolved.ca_cert_files = {*flags.ca_cert};
+    } else {
+        resolved.ca_cert_files = config.ca_cert_files;
     }
     return resolved;
 }

@@ -2,6 +2,7 @@
 
 #include "core/config/environment_resolution.hpp"
 #include "core/config/relay_config.hpp"
+#include "core/model/outbound_proxy.hpp"
 #include "core/util/error.hpp"
 
 #include <chrono>
@@ -40,12 +41,16 @@ struct UpstreamConfig {
     RelayConfig config; // the file merged with the variables
     ResolvedEnvironments environments;
     std::string events_uri;
-    std::string proxy;   // a URL with any [Proxy] user and password in it; "" = libcurl's default
-    std::string ca_cert; // an extra CA bundle; "" = none
+    // --proxy (a URL, with any credentials in it), else [Proxy] / PROXY_* field by field.
+    OutboundProxy proxy;
+    // CA files trusted besides the system's: --ca-cert, else every caCertFiles / PROXY_CA_CERTS
+    // entry.
+    std::vector<std::string> ca_cert_files;
 };
 
 // The file and the variables merged (variables win), each environment checked for a
-// credential, then the flags applied. Errors are ErrorKind::config.
+// credential, then the flags applied. Errors are ErrorKind::config (also: ntlmAuth without a
+// proxy URL, which Relay refuses too).
 Result<UpstreamConfig> resolve_upstream_config(const UpstreamFlags& flags, const RelayConfig& file,
                                                const RelayConfig& variables);
 
@@ -95,10 +100,5 @@ struct ServeConfig {
 // --flush-interval), and with ErrorKind::config for a configuration that cannot work (tlsEnabled
 // without tlsCert or tlsKey: the message names the missing keys).
 Result<ServeConfig> resolve_serve_config(const ServeFlags& flags, const RelayConfig& config);
-
-// curl takes proxy credentials in the URL's userinfo: "http://proxy:3128" with user "u" and
-// password "p" becomes "http://u:p@proxy:3128".
-std::string proxy_url_with_credentials(const std::string& url, const std::string& user,
-                                       const std::string& password);
 
 } // namespace evrelay

@@ -50,6 +50,7 @@ void UpstreamStateTracker::on_undeliverable(Payload payload, Undeliverable reaso
                                             long last_status) {
     switch (reason) {
     case Undeliverable::rejected:
+    case Undeliverable::proxy_rejected:
     case Undeliverable::disabled:
     case Undeliverable::no_credential:
         enter(UpstreamState::rejected);

@@ -14,7 +14,7 @@ enum class UpstreamState {
     unknown,  // nothing delivered or given up on yet
     ok,       // the last payload was delivered
     failing,  // the last payload ran out of attempts (connection errors, 5xx, 429 …)
-    rejected, // the upstream refused a credential (401, 403, other 4xx)
+    rejected, // the upstream refused a credential (401, 403, other 4xx), or the proxy its (407)
 };
 std::string_view to_string(UpstreamState state);
 

@@ -137,3 +137,24 @@ TEST_CASE("every reason has its own sentence", "[config]") {
         CHECK(sentences.insert(sentence).second);
     }
 }
+
+TEST_CASE("proxy credentials without a proxy URL are warned about as ignored", "[config]") {
+    for (const auto* text : {"[Proxy]\nuser = relay\n", "[Proxy]\npassword = \"p w\"\n",
+                             "[Proxy]\ndomain = CORP\nntlmAuth = true\n"}) {
+        INFO(text);
+        const auto ignored = ignored_settings(parse_ok(text));
+        REQUIRE(ignored.size() == 1);
+        CHECK_THAT(ignored[0], Catch::StartsWith("[Proxy] user, password and domain"));
+        CHECK_THAT(ignored[0], !Catch::Contains("p w"));
+    }
+}
+
+TEST_CASE("a proxy domain without ntlmAuth is warned about as ignored", "[config]") {
+    const auto ignored =
+        ignored_settings(parse_ok("[Proxy]\nurl = http://proxy:3128\ndomain = CORP\n"));
+    REQUIRE(ignored.size() == 1);
+    CHECK_THAT(ignored[0], Catch::StartsWith("[Proxy] domain (PROXY_AUTH_DOMAIN) is ignored"));
+    CHECK(ignored_settings(parse_ok("[Proxy]\nurl = http://proxy:3128\nuser = u\npassword = p\n"
+                                    "domain = CORP\nntlmAuth = true\n"))
+              .empty());
+}

@@ -87,6 +87,8 @@ allowedHeader = X-Custom
 url = http://proxy:3128
 user = u
 password = p
+domain = CORP
+ntlmAuth = true
 caCertFiles = /etc/ssl/a.pem,/etc/ssl/b.pem
 [Prometheus]
 enabled = true
@@ -115,6 +117,8 @@ fileDataSource = /var/lib/relay/archive.tar.gz
     CHECK(config.proxy_url == "http://proxy:3128");
     CHECK(config.proxy_user == "u");
     CHECK(config.proxy_password == "p");
+    CHECK(config.proxy_domain == "CORP");
+    CHECK(config.proxy_ntlm_auth == true);
     CHECK(config.ca_cert_files == std::vector<std::string>{"/etc/ssl/a.pem", "/etc/ssl/b.pem"});
     const auto& env = only_environment(config);
     CHECK(env.name == "Production");
@@ -480,6 +484,8 @@ TEST_CASE("relay_config_from_environment reads Relay's variables", "[config]") {
         {"PROXY_URL", "http://proxy:3128"},
         {"PROXY_AUTH_USER", "pu"},
         {"PROXY_AUTH_PASSWORD", "pp"},
+        {"PROXY_AUTH_DOMAIN", "CORP"},
+        {"PROXY_AUTH_NTLM", "true"},
         {"PROXY_CA_CERTS", "/a.pem,/b.pem"},
         {"HOME", "/root"},
     };
@@ -504,6 +510,8 @@ TEST_CASE("relay_config_from_environment reads Relay's variables", "[config]") {
     CHECK(config->proxy_url == "http://proxy:3128");
     CHECK(config->proxy_user == "pu");
     CHECK(config->proxy_password == "pp");
+    CHECK(config->proxy_domain == "CORP");
+    CHECK(config->proxy_ntlm_auth == true);
     CHECK(config->ca_cert_files == std::vector<std::string>{"/a.pem", "/b.pem"});
     CHECK(config->environments.empty());
 }

@@ -123,7 +123,7 @@ TEST_CASE("settings precedence: the outbound proxy", "[config][precedence]") {
     sources.variables = {{"PROXY_URL", "http://variable-proxy:3128"}};
     sources.flag = [](UpstreamFlags& flags, ServeFlags&) { flags.proxy = "http://flag-proxy:1"; };
     sources.value = [](const UpstreamConfig& upstream, const ServeConfig&) {
-        return upstream.proxy;
+        return upstream.proxy.url;
     };
     sources.default_value = ""; // libcurl's own: HTTPS_PROXY, NO_PROXY
     sources.file_value = "http://file-proxy:3128";
@@ -132,45 +132,66 @@ TEST_CASE("settings precedence: the outbound proxy", "[config][precedence]") {
     check_precedence(sources);
 }
 
-TEST_CASE("settings precedence: the proxy's user and password", "[config][precedence]") {
-    const auto file =
-        file_config("[Proxy]\nurl = http://proxy:3128\nuser = file-user\npassword = file-pw\n");
-    SECTION("the file's credentials go into the file's URL") {
+TEST_CASE("settings precedence: the proxy's credentials", "[config][precedence]") {
+    const auto file = file_config("[Proxy]\nurl = http://proxy:3128\nuser = file-user\n"
+                                  "password = \"p @:/w\"\ndomain = CORP\nntlmAuth = true\n");
+    SECTION("the file's credentials stay credentials, apart from the URL") {
         const auto upstream = resolve_upstream_config({}, file, {});
         REQUIRE(upstream);
-        CHECK(upstream->proxy == "http://file-user:file-pw@proxy:3128");
+        CHECK(upstream->proxy == OutboundProxy{.url = "http://proxy:3128",
+                                               .user = "file-user",
+                                               .password = "p @:/w",
+                                               .domain = "CORP",
+                                               .ntlm = true});
     }
     SECTION("a variable beats the file, field by field") {
         const auto upstream =
-            resolve_upstream_config({}, file, variables_config({{"PROXY_AUTH_USER", "var-user"}}));
+            resolve_upstream_config({}, file,
+                                    variables_config({{"PROXY_AUTH_USER", "var-user"},
+                                                      {"PROXY_AUTH_DOMAIN", "VAR"},
+                                                      {"PROXY_AUTH_NTLM", "false"}}));
         REQUIRE(upstream);
-        CHECK(upstream->proxy == "http://var-user:file-pw@proxy:3128");
+        CHECK(upstream->proxy == OutboundProxy{.url = "http://proxy:3128",
+                                               .user = "var-user",
+                                               .password = "p @:/w",
+                                               .domain = "VAR",
+                                               .ntlm = false});
     }
     SECTION("--proxy replaces the configured proxy and its credentials") {
         UpstreamFlags flags;
-        flags.proxy = "http://flag-proxy:1";
+        flags.proxy = "http://u:p@flag-proxy:1";
         const auto upstream = resolve_upstream_config(flags, file, {});
         REQUIRE(upstream);
-        CHECK(upstream->proxy == "http://flag-proxy:1");
+        CHECK(upstream->proxy == OutboundProxy{.url = "http://u:p@flag-proxy:1"});
     }
-    SECTION("a user without a password, and a URL without a scheme") {
-        CHECK(proxy_url_with_credentials("proxy:3128", "u", "") == "u:@proxy:3128");
-        CHECK(proxy_url_with_credentials("https://p", "u", "p") == "https://u:p@p");
+    SECTION("credentials without a proxy URL are not used (libcurl's proxy has its own)") {
+        const auto upstream =
+            resolve_upstream_config({}, file_config("[Proxy]\nuser = u\npassword = p\n"), {});
+        REQUIRE(upstream);
+        CHECK(upstream->proxy == OutboundProxy{});
+    }
+    SECTION("ntlmAuth without a proxy URL is a configuration error, as in Relay") {
+        const auto upstream =
+            resolve_upstream_config({}, file_config("[Proxy]\nntlmAuth = true\n"), {});
+        REQUIRE_FALSE(upstream);
+        CHECK(upstream.error().kind == ErrorKind::config);
+        CHECK_THAT(upstream.error().message, Catch::Contains("ntlmAuth"));
     }
 }
 
-TEST_CASE("settings precedence: the CA bundle", "[config][precedence]") {
-    Sources<std::string> sources;
+TEST_CASE("settings precedence: the CA files", "[config][precedence]") {
+    using Files = std::vector<std::string>;
+    Sources<Files> sources;
     sources.file = "[Proxy]\ncaCertFiles = /file.pem, /file2.pem\n";
-    sources.variables = {{"PROXY_CA_CERTS", "/variable.pem"}};
+    sources.variables = {{"PROXY_CA_CERTS", "/variable.pem,/variable2.pem"}};
     sources.flag = [](UpstreamFlags& flags, ServeFlags&) { flags.ca_cert = "/flag.pem"; };
     sources.value = [](const UpstreamConfig& upstream, const ServeConfig&) {
-        return upstream.ca_cert;
+        return upstream.ca_cert_files;
     };
-    sources.default_value = "";
-    sources.file_value = "/file.pem"; // the first file only
-    sources.variable_value = "/variable.pem";
-    sources.flag_value = "/flag.pem";
+    sources.default_value = {};
+    sources.file_value = {"/file.pem", "/file2.pem"}; // every file
+    sources.variable_value = {"/variable.pem", "/variable2.pem"};
+    sources.flag_value = {"/flag.pem"};
     check_precedence(sources);
 }
 
