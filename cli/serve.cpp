@@ -5,6 +5,7 @@
 #include "signal_watcher.hpp"
 
 #include "core/config/ignored_settings.hpp"
+#include "core/config/serve_reload.hpp"
 #include "core/config/settings_precedence.hpp"
 #include "core/inbound/capture_writer.hpp"
 #include "core/inbound/inbound_handler.hpp"
@@ -22,11 +23,13 @@
 #include "core/util/duration.hpp"
 #include "core/util/url_mask.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <csignal>
 #include <memory>
+#include <mutex>
 
 namespace evrelay {
 
@@ -419,16 +422,90 @@ int run_serve(const ServeOptions& options) {
     }
     spdlog::info("serve: {} environment(s); flush every {}; {}",
                  settings.environments.environments.size(), util::format_duration(flush_interval),
-                 offline      ? "offline (everything discarded)"
-                 : no_forward ? "not forwarding (--no-forward)"
-                              : "forwarding to " + util::mask_url_credentials(settings.sender.events_uri));
+                 offline ? "offline (everything discarded)"
+                 : no_forward
+                     ? "not forwarding (--no-forward)"
+                     : "forwarding to " + util::mask_url_credentials(settings.sender.events_uri));
 
-    // SPEC §3: every flush interval, each non-empty queue becomes one payload.
-    server.every(flush_interval, flush_all);
+    // SPEC §3: every flush interval, each non-empty queue becomes one payload. SIGHUP may
+    // change the interval (reload_configuration restarts the wait under way).
+    std::atomic<std::chrono::milliseconds::rep> flush_interval_ms{flush_interval.count()};
+    const std::function<void()> restart_flush_timer = server.every(
+        [&flush_interval_ms] { return std::chrono::milliseconds(flush_interval_ms.load()); },
+        flush_all);
     if (spool_writer) {
         server.every(std::min<std::chrono::milliseconds>(std::chrono::seconds(1), flush_interval),
                      [&spool_writer] { spool_writer->rotate_if_due(); });
     }
+
+    // SIGHUP (SPEC §9): the config file and variables read again and applied in place where
+    // they can be (serve_reload.hpp); a configuration that cannot be used is rejected whole and
+    // the running one kept. One reload at a time: signals may run on any server thread.
+    std::mutex reload_mutex;
+    UpstreamConfig running_upstream{settings.config, settings.environments,
+                                    settings.sender.events_uri, settings.sender.proxy,
+                                    settings.sender.ca_cert_files};
+    ServeConfig running_serve = *serve_config;
+    const auto reload_configuration = [&] {
+        std::lock_guard lock(reload_mutex);
+        summarisation.reload(); // the --flags file, whatever becomes of the config file
+        auto reloaded = load_upstream_config(upstream_flags(options.upstream));
+        if (!reloaded) {
+            spdlog::error("serve: SIGHUP: {}; keeping the old configuration",
+                          reloaded.error().message);
+            return;
+        }
+        if (reloaded->environments.environments.empty() && !offline) {
+            spdlog::error("serve: SIGHUP: the new configuration has no environments; "
+                          "keeping the old one");
+            return;
+        }
+        auto reloaded_serve = resolve_serve_config(serve_flags(options), reloaded->config);
+        if (!reloaded_serve) {
+            spdlog::error("serve: SIGHUP: {}; keeping the old configuration",
+                          reloaded_serve.error().message);
+            return;
+        }
+        ServeReload reload = plan_serve_reload(running_upstream, running_serve,
+                                               std::move(*reloaded), std::move(*reloaded_serve));
+        if (reload.route_changed) {
+            // First, since it can still fail: a proxy or CA file that cannot be used.
+            const UpstreamRoute route{reload.upstream.events_uri, reload.upstream.proxy,
+                                      reload.upstream.ca_cert_files};
+            if (Result<void> rerouted = sender.reroute(route); !rerouted) {
+                spdlog::error("serve: SIGHUP: {}; keeping the old configuration",
+                              rerouted.error().message);
+                return;
+            }
+        }
+        warn_about_ignored_settings(reload.upstream.config);
+        for (const auto& warning : reload.serve.warnings) {
+            spdlog::warn("config: {}", warning);
+        }
+        environments.replace(reload.upstream.environments.environments);
+        if (reload.flush_interval_changed) {
+            flush_interval_ms.store(reload.serve.flush_interval.count());
+            restart_flush_timer(); // from 1h to 5s takes effect now, not in an hour
+        }
+        if (reload.route_changed || reload.base_uri_changed) {
+            summarisation.reroute(reload.upstream.config.base_uri.value_or(""),
+                                  UpstreamRoute{reload.upstream.events_uri, reload.upstream.proxy,
+                                                reload.upstream.ca_cert_files});
+        }
+        for (const auto& setting : reload.needs_restart) {
+            spdlog::warn("serve: SIGHUP: {} changed; restart evrelay to apply it", setting);
+        }
+        spdlog::info("serve: SIGHUP: configuration reloaded; {} environment(s); {}",
+                     reload.upstream.environments.environments.size(),
+                     reload.applied.empty()
+                         ? std::string("nothing else changed")
+                         : fmt::format("applied: {}", fmt::join(reload.applied, "; ")));
+        running_upstream = std::move(reload.upstream);
+        running_serve = std::move(reload.serve);
+        if (drainer) {
+            drainer->wake(); // a new key, URI or proxy may let spooled payloads through
+        }
+    };
 
     std::atomic<bool> stopping{false};
     std::chrono::steady_clock::time_point deadline{};
@@ -441,29 +518,9 @@ int run_serve(const ServeOptions& options) {
             spdlog::info("serve: SIGUSR1 received; flushing");
             flush_all();
             return;
-        case SIGHUP: {
-            summarisation.reload(); // the --flags file, whatever becomes of the config file
-            // SPEC §9: a config that fails to parse is rejected and the old one kept.
-            auto reloaded = load_upstream_config(upstream_flags(options.upstream));
-            if (!reloaded) {
-                spdlog::error("serve: SIGHUP: {}; keeping the old configuration",
-                              reloaded.error().message);
-                return;
-            }
-            if (reloaded->environments.environments.empty()) {
-                spdlog::error("serve: SIGHUP: the new configuration has no environments; "
-                              "keeping the old one");
-                return;
-            }
-            warn_about_ignored_settings(reloaded->config);
-            const std::size_t count = reloaded->environments.environments.size();
-            environments.replace(std::move(reloaded->environments.environments));
-            spdlog::info("serve: SIGHUP: configuration reloaded; {} environment(s)", count);
-            if (drainer) {
-                drainer->wake(); // a new key may let spooled payloads through
-            }
+        case SIGHUP:
+            reload_configuration();
             return;
-        }
         default:
             if (stopping.exchange(true)) {
                 return;

@@ -47,7 +47,8 @@ Summarisation::Summarisation(const FlagDataFlags& flags, std::string base_uri_fr
                              FlagDataPollerOptions poller, const EnvironmentTable& environments,
                              Dispatcher* dispatcher, UpstreamDate upstream_date,
                              FlagPolling polling)
-    : m_flags_file(flags.flags_file), m_environments(environments), m_polling(polling) {
+    : m_flags_file(flags.flags_file), m_base_uri_flag(flags.base_uri), m_environments(environments),
+      m_polling(polling) {
     if (m_flags_file) {
         Result<std::shared_ptr<const FlagData>> data = load_flag_file(*m_flags_file);
         if (!data) {
@@ -63,6 +64,7 @@ Summarisation::Summarisation(const FlagDataFlags& flags, std::string base_uri_fr
         } else if (!base_uri_from_config.empty()) {
             poller.base_uri = std::move(base_uri_from_config);
         }
+        m_base_uri = poller.base_uri;
         poller.interval = duration_flag("--flags-poll-interval", flags.poll_interval);
         if (poller.interval < std::chrono::seconds(1)) {
             throw CLI::ValidationError("--flags-poll-interval", "must be at least 1s");
@@ -142,6 +144,20 @@ void Summarisation::reload() {
     spdlog::info("flag data: SIGHUP: {} flag(s) read from {}", (*data)->flags.size(),
                  *m_flags_file);
     m_store.set_shared(std::move(*data), "file " + *m_flags_file, std::chrono::system_clock::now());
+}
+
+void Summarisation::reroute(std::string base_uri_from_config, const UpstreamRoute& route) {
+    if (!m_poller) {
+        return;
+    }
+    std::string base_uri = m_base_uri_flag                 ? *m_base_uri_flag
+                           : !base_uri_from_config.empty() ? std::move(base_uri_from_config)
+                                                           : FlagDataPollerOptions{}.base_uri;
+    if (base_uri != m_base_uri) {
+        spdlog::info("flag data: SIGHUP: polled from {} from now on", base_uri);
+    }
+    m_base_uri = base_uri;
+    m_poller->set_route(base_uri, route.proxy, route.ca_cert_files);
 }
 
 std::vector<SummarisationStatus>

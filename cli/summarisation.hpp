@@ -68,6 +68,9 @@ class Summarisation {
     void summarise_payload(Payload& payload);
     // SIGHUP: the --flags file is read again; on failure the old data is kept (logged).
     void reload();
+    // SIGHUP: polls go to the new [Main] baseUri (unless --base-uri was given), through the
+    // sender's new proxy and CAs. Nothing without polling (a --flags file).
+    void reroute(std::string base_uri_from_config, const UpstreamRoute& route);
     // What /status and /metrics say per environment (SPEC §8, issue 11 item 5).
     std::vector<SummarisationStatus> status(const std::vector<std::string>& env_names) const;
 
@@ -75,6 +78,8 @@ class Summarisation {
     std::shared_ptr<const FlagData> flag_data_for(const std::string& env_name);
 
     std::optional<std::string> m_flags_file;
+    std::optional<std::string> m_base_uri_flag; // --base-uri: beats the config on SIGHUP too
+    std::string m_base_uri;                     // where polls go now
     FlagStore m_store;
     const EnvironmentTable& m_environments;
     std::unique_ptr<FlagDataPoller> m_poller;

@@ -244,14 +244,16 @@ namespace {
 
 struct PeriodicTask {
     asio::steady_timer timer;
-    std::chrono::milliseconds interval;
+    std::function<std::chrono::milliseconds()> interval; // asked for at every arming
     std::function<void()> fn;
 };
 
 // The next interval starts when fn returns, so a slow fn delays the next call instead of piling
-// calls up. The pending wait owns the task; it ends with the loop.
+// calls up. The pending wait owns the task; it ends with the loop. Arming cancels the wait
+// pending, if any (its handler sees operation_aborted and stops there): on the task's strand,
+// only a wait that ran its course arms again, so exactly one wait is ever pending.
 void arm_periodic(HttpServer::Impl& impl, const std::shared_ptr<PeriodicTask>& task) {
-    task->timer.expires_after(task->interval);
+    task->timer.expires_after(task->interval());
     task->timer.async_wait([&impl, task](beast::error_code ec) {
         if (ec || impl.finished.load()) {
             return;
@@ -358,11 +360,22 @@ void HttpServer::run() {
 }
 
 void HttpServer::every(std::chrono::milliseconds interval, std::function<void()> fn) {
+    every([interval] { return interval; }, std::move(fn));
+}
+
+std::function<void()> HttpServer::every(std::function<std::chrono::milliseconds()> interval,
+                                        std::function<void()> fn) {
     Impl& impl = *m_impl;
     // A strand per timer: fn never overlaps itself.
-    auto task = std::make_shared<PeriodicTask>(
-        PeriodicTask{asio::steady_timer(asio::make_strand(impl.ioc)), interval, std::move(fn)});
+    auto task = std::make_shared<PeriodicTask>(PeriodicTask{
+        asio::steady_timer(asio::make_strand(impl.ioc)), std::move(interval), std::move(fn)});
     asio::post(task->timer.get_executor(), [&impl, task] { arm_periodic(impl, task); });
+    // Weak: once the loop has ended, the task is gone and rescheduling does nothing.
+    return [&impl, weak = std::weak_ptr<PeriodicTask>(task)] {
+        if (auto task = weak.lock()) {
+            asio::post(task->timer.get_executor(), [&impl, task] { arm_periodic(impl, task); });
+        }
+    };
 }
 
 void HttpServer::post(std::function<void()> fn) {

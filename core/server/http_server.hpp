@@ -68,6 +68,12 @@ class HttpServer {
     // Calls fn every interval on a server thread (e.g. the publisher's flush interval), until the
     // server stops. Call before run().
     void every(std::chrono::milliseconds interval, std::function<void()> fn);
+    // The same with an interval that may change (SIGHUP's flush interval): asked for each time
+    // a wait starts. Returns what restarts the current wait with the interval as it is now (the
+    // next call of fn is then one new interval away); callable from any thread, also after the
+    // server has stopped (then it does nothing).
+    std::function<void()> every(std::function<std::chrono::milliseconds()> interval,
+                                std::function<void()> fn);
 
     // Calls fn once on a server thread, as soon as one is free (before run(): once it starts).
     // From any thread, e.g. a signal watcher's. fn never runs once the loop has ended; it is

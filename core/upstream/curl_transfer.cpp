@@ -89,7 +89,8 @@ std::shared_ptr<const RequestHeaders> Transfer::take_request() {
     return std::move(m_request);
 }
 
-TransferPool::TransferPool(TransferSettings settings) : m_settings(std::move(settings)) {}
+TransferPool::TransferPool(TransferSettings settings)
+    : m_settings(std::make_shared<const TransferSettings>(std::move(settings))) {}
 
 Result<std::unique_ptr<Transfer>> TransferPool::take_idle() {
     if (m_idle.empty()) {
@@ -101,9 +102,17 @@ Result<std::unique_ptr<Transfer>> TransferPool::take_idle() {
 }
 
 void TransferPool::put_idle(std::unique_ptr<Transfer> transfer) {
+    if (transfer->m_settings != m_settings) {
+        return; // made before reconfigure(): its proxy and CAs are not the current ones
+    }
     transfer->m_job.reset();
     transfer->m_request.reset();
     m_idle.push_back(std::move(transfer));
+}
+
+void TransferPool::reconfigure(TransferSettings settings) {
+    m_settings = std::make_shared<const TransferSettings>(std::move(settings));
+    m_idle.clear();
 }
 
 void TransferPool::put_running(std::unique_ptr<Transfer> transfer) {
@@ -129,21 +138,22 @@ std::vector<std::unique_ptr<Transfer>> TransferPool::take_all_running() {
 }
 
 Result<std::unique_ptr<Transfer>> TransferPool::make_transfer() const {
-    if (!m_settings.unusable.empty()) {
-        return make_error(ErrorKind::config, m_settings.unusable);
+    if (!m_settings->unusable.empty()) {
+        return make_error(ErrorKind::config, m_settings->unusable);
     }
     EasyHandle handle(curl_easy_init());
     if (!handle) {
         return make_error(ErrorKind::io, "curl_easy_init failed");
     }
     std::unique_ptr<Transfer> transfer(new Transfer(std::move(handle)));
+    transfer->m_settings = m_settings;
+    const TransferSettings& settings = *m_settings;
     CURL* easy = transfer->easy();
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(m_settings.connect_timeout.count()));
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(m_settings.request_timeout.count()));
+                     static_cast<long>(settings.connect_timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(settings.request_timeout.count()));
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -158,18 +168,18 @@ Result<std::unique_ptr<Transfer>> TransferPool::make_transfer() const {
     curl_easy_setopt(
         easy, CURLOPT_WRITEFUNCTION,
         +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
-    if (m_settings.upstream_date_ms != nullptr) {
+    if (settings.upstream_date_ms != nullptr) {
         curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &record_date_header);
-        curl_easy_setopt(easy, CURLOPT_HEADERDATA, m_settings.upstream_date_ms);
+        curl_easy_setopt(easy, CURLOPT_HEADERDATA, settings.upstream_date_ms);
     }
-    if (!m_settings.ca_bundle.empty()) {
-        curl_blob blob{const_cast<char*>(m_settings.ca_bundle.data()), m_settings.ca_bundle.size(),
+    if (!settings.ca_bundle.empty()) {
+        curl_blob blob{const_cast<char*>(settings.ca_bundle.data()), settings.ca_bundle.size(),
                        CURL_BLOB_NOCOPY};
         curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
         // An https:// proxy is verified with the same CAs (Relay's Go transport does the same).
         curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO_BLOB, &blob);
     }
-    if (Result<void> applied = apply_curl_proxy(easy, m_settings.proxy); !applied) {
+    if (Result<void> applied = apply_curl_proxy(easy, settings.proxy); !applied) {
         return tl::unexpected(applied.error());
     }
     // Read back by take_running(); the pool owns the transfer whenever curl can hand it back.

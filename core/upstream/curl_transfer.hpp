@@ -10,9 +10,9 @@
 
 #include <array>
 #include <atomic>
-#include <cstdint>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -85,6 +85,9 @@ class Transfer {
     HeaderList m_headers;
     std::array<char, CURL_ERROR_SIZE> m_error{};
     std::size_t m_running_index = 0; // position in TransferPool::m_running
+    // The settings it was made with: libcurl reads their CA bundle in place (CURL_BLOB_NOCOPY)
+    // as long as the handle lives, whatever reconfigure() does meanwhile.
+    std::shared_ptr<const TransferSettings> m_settings;
 };
 
 // Every transfer of the sender, idle or running. Used by the sender's curl thread only.
@@ -104,12 +107,15 @@ class TransferPool {
     // Every running transfer (when stopping).
     std::vector<std::unique_ptr<Transfer>> take_all_running();
     std::size_t running() const { return m_running.size(); }
-    const TransferSettings& settings() const { return m_settings; }
+    const TransferSettings& settings() const { return *m_settings; }
+    // Transfers made from now on use `settings`; idle ones made with the old are dropped, running
+    // ones finish as they are and are dropped when put back.
+    void reconfigure(TransferSettings settings);
 
   private:
     Result<std::unique_ptr<Transfer>> make_transfer() const;
 
-    const TransferSettings m_settings;
+    std::shared_ptr<const TransferSettings> m_settings;
     std::vector<std::unique_ptr<Transfer>> m_idle;
     std::vector<std::unique_ptr<Transfer>> m_running;
 };

@@ -58,21 +58,40 @@ std::string trim_slashes(std::string uri) {
 FlagDataPoller::FlagDataPoller(FlagDataPollerOptions options, FlagStore& store,
                                std::function<std::vector<FlagPollTarget>()> targets)
     : m_options(std::move(options)), m_store(store), m_targets(std::move(targets)),
-      m_url(trim_slashes(m_options.base_uri) + "/sdk/latest-all") {
-    // The sender has logged a proxy or CA file it cannot use; polls then fail the same way,
-    // never going around the proxy or unverified.
-    if (Result<CurlProxy> proxy = curl_proxy_for(m_options.proxy)) {
-        m_proxy = std::move(*proxy);
+      m_route(make_route(m_options.base_uri, m_options.proxy, m_options.ca_cert_files)) {}
+
+std::shared_ptr<const FlagDataPoller::Route>
+FlagDataPoller::make_route(const std::string& base_uri, const OutboundProxy& proxy,
+                           const std::vector<std::string>& ca_cert_files) {
+    auto route = std::make_shared<Route>();
+    route->url = trim_slashes(base_uri) + "/sdk/latest-all";
+    // A proxy or CA file the sender cannot use has been reported as a configuration problem;
+    // polls then fail the same way, never going around the proxy or unverified.
+    if (Result<CurlProxy> curl_proxy = curl_proxy_for(proxy)) {
+        route->proxy = std::move(*curl_proxy);
     } else {
-        m_unusable = proxy.error().message;
+        route->unusable = curl_proxy.error().message;
     }
-    if (!m_options.ca_cert_files.empty()) {
-        if (Result<std::string> bundle = ca_bundle_with(m_options.ca_cert_files)) {
-            m_ca_bundle = std::move(*bundle);
+    if (!ca_cert_files.empty()) {
+        if (Result<std::string> bundle = ca_bundle_with(ca_cert_files)) {
+            route->ca_bundle = std::move(*bundle);
         } else {
-            m_unusable = bundle.error().message;
+            route->unusable = bundle.error().message;
         }
     }
+    return route;
+}
+
+std::shared_ptr<const FlagDataPoller::Route> FlagDataPoller::route() const {
+    std::lock_guard lock(m_route_mutex);
+    return m_route;
+}
+
+void FlagDataPoller::set_route(const std::string& base_uri, const OutboundProxy& proxy,
+                               const std::vector<std::string>& ca_cert_files) {
+    std::shared_ptr<const Route> route = make_route(base_uri, proxy, ca_cert_files);
+    std::lock_guard lock(m_route_mutex);
+    m_route = std::move(route);
 }
 
 FlagDataPoller::~FlagDataPoller() {
@@ -134,9 +153,14 @@ bool FlagDataPoller::poll_environment(const std::string& env_name) {
 }
 
 void FlagDataPoller::poll(const FlagPollTarget& target) {
+    const std::shared_ptr<const Route> route = this->route();
+    if (route.get() != m_etags_route) {
+        m_etags.clear(); // an ETag of another source says nothing about this one's data
+        m_etags_route = route.get();
+    }
     const EasyHandle easy(curl_easy_init());
     if (!easy) {
-        note_state(target.env_name, PollState::failing, "curl_easy_init failed");
+        note_state(target.env_name, route->url, PollState::failing, "curl_easy_init failed");
         return;
     }
     PollResponse response;
@@ -159,7 +183,7 @@ void FlagDataPoller::poll(const FlagPollTarget& target) {
         headers, &curl_slist_free_all);
 
     CURL* handle = easy.get();
-    curl_easy_setopt(handle, CURLOPT_URL, m_url.c_str());
+    curl_easy_setopt(handle, CURLOPT_URL, route->url.c_str());
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list.get());
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, ""); // gzip if the server offers it
@@ -172,23 +196,24 @@ void FlagDataPoller::poll(const FlagPollTarget& target) {
     curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response);
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error.data());
-    if (!m_ca_bundle.empty()) {
-        curl_blob blob{m_ca_bundle.data(), m_ca_bundle.size(), CURL_BLOB_NOCOPY};
+    if (!route->ca_bundle.empty()) {
+        curl_blob blob{const_cast<char*>(route->ca_bundle.data()), route->ca_bundle.size(),
+                       CURL_BLOB_NOCOPY};
         curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &blob);
         curl_easy_setopt(handle, CURLOPT_PROXY_CAINFO_BLOB, &blob);
     }
-    Result<void> proxy_applied = apply_curl_proxy(handle, m_proxy);
+    Result<void> proxy_applied = apply_curl_proxy(handle, route->proxy);
 
-    const CURLcode result = !m_unusable.empty() || !proxy_applied
-                                ? CURLE_COULDNT_CONNECT
-                                : curl_easy_perform(handle);
-    if (!m_unusable.empty() || !proxy_applied) {
-        const std::string& why = !m_unusable.empty() ? m_unusable : proxy_applied.error().message;
+    const bool unusable = !route->unusable.empty() || !proxy_applied;
+    const CURLcode result = unusable ? CURLE_COULDNT_CONNECT : curl_easy_perform(handle);
+    if (unusable) {
+        const std::string& why =
+            !route->unusable.empty() ? route->unusable : proxy_applied.error().message;
         std::snprintf(error.data(), error.size(), "%s", why.c_str());
     }
     long status = 0;
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
-    const std::string source = "poll " + m_url;
+    const std::string source = "poll " + route->url;
     if (result != CURLE_OK) {
         const std::string message =
             response.too_large
@@ -196,42 +221,42 @@ void FlagDataPoller::poll(const FlagPollTarget& target) {
                 : std::string("connection error (") +
                       (error[0] != '\0' ? error.data() : curl_easy_strerror(result)) + ")";
         m_store.set_error(target.env_name, source, message);
-        note_state(target.env_name, PollState::failing, message);
+        note_state(target.env_name, route->url, PollState::failing, message);
         return;
     }
     if (status == 304) {
         m_store.confirm(target.env_name, std::chrono::system_clock::now());
-        note_state(target.env_name, PollState::ok, {});
+        note_state(target.env_name, route->url, PollState::ok, {});
         return;
     }
     if (status == 401 || status == 403) {
         const std::string message = "HTTP " + std::to_string(status) + ": the SDK key " +
                                     mask_credential(target.sdk_key) + " was refused";
         m_store.set_error(target.env_name, source, message);
-        note_state(target.env_name, PollState::refused, message);
+        note_state(target.env_name, route->url, PollState::refused, message);
         return;
     }
     if (status != 200) {
         const std::string message = "HTTP " + std::to_string(status);
         m_store.set_error(target.env_name, source, message);
-        note_state(target.env_name, PollState::failing, message);
+        note_state(target.env_name, route->url, PollState::failing, message);
         return;
     }
     Result<FlagData> data = parse_flag_data(response.body);
     if (!data) {
         const std::string message = "unreadable flag data: " + data.error().message;
         m_store.set_error(target.env_name, source, message);
-        note_state(target.env_name, PollState::failing, message);
+        note_state(target.env_name, route->url, PollState::failing, message);
         return;
     }
     m_etags[target.env_name] = response.etag;
     m_store.set(target.env_name, std::make_shared<const FlagData>(std::move(*data)), source,
                 std::chrono::system_clock::now());
-    note_state(target.env_name, PollState::ok, {});
+    note_state(target.env_name, route->url, PollState::ok, {});
 }
 
-void FlagDataPoller::note_state(const std::string& env_name, PollState state,
-                                const std::string& message) {
+void FlagDataPoller::note_state(const std::string& env_name, const std::string& url,
+                                PollState state, const std::string& message) {
     PollState& previous = m_states[env_name];
     if (previous == state) {
         return;
@@ -239,16 +264,16 @@ void FlagDataPoller::note_state(const std::string& env_name, PollState state,
     const bool had_data = m_store.get(env_name) != nullptr;
     switch (state) {
     case PollState::ok:
-        spdlog::info("flag data: {}: read from {}{}", env_name, m_url,
+        spdlog::info("flag data: {}: read from {}{}", env_name, url,
                      previous == PollState::none ? "" : " again");
         break;
     case PollState::refused:
-        spdlog::error("flag data: {}: {} refused the SDK key ({}); {}", env_name, m_url, message,
+        spdlog::error("flag data: {}: {} refused the SDK key ({}); {}", env_name, url, message,
                       had_data ? "keeping the last flag data"
                                : "evaluations are counted as unknown flags until it is accepted");
         break;
     case PollState::failing:
-        spdlog::warn("flag data: {}: cannot read {}: {}; {}", env_name, m_url, message,
+        spdlog::warn("flag data: {}: cannot read {}: {}; {}", env_name, url, message,
                      had_data ? "keeping the last flag data"
                               : "evaluations are counted as unknown flags until it can");
         break;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -56,25 +57,40 @@ class FlagDataPoller {
     // for an environment's data when its first old-schema event comes); false when no target
     // has that name or it has no SDK key.
     bool poll_environment(const std::string& env_name);
+    // SIGHUP: polls from now on go to `base_uri` through `proxy`, trusting `ca_cert_files` (a
+    // poll under way finishes as it began). The ETags kept are dropped with the old source.
+    void set_route(const std::string& base_uri, const OutboundProxy& proxy,
+                   const std::vector<std::string>& ca_cert_files);
     void stop();
 
   private:
+    // Where a poll goes and how: made whole by make_route(), replaced whole by set_route().
+    struct Route {
+        std::string url;       // {base_uri}/sdk/latest-all
+        std::string ca_bundle; // "" = curl's default
+        CurlProxy proxy;       // all unset = curl's default
+        std::string unusable;  // why no poll can be made ("" = they can), as the sender's
+    };
+    static std::shared_ptr<const Route> make_route(const std::string& base_uri,
+                                                   const OutboundProxy& proxy,
+                                                   const std::vector<std::string>& ca_cert_files);
+    std::shared_ptr<const Route> route() const;
     // The outcome of one poll of one environment, as /status and the log describe it.
     enum class PollState { none, ok, refused, failing };
     void poll(const FlagPollTarget& target);
-    void note_state(const std::string& env_name, PollState state, const std::string& message);
+    void note_state(const std::string& env_name, const std::string& url, PollState state,
+                    const std::string& message);
     void run();
 
     const FlagDataPollerOptions m_options;
     FlagStore& m_store;
     const std::function<std::vector<FlagPollTarget>()> m_targets;
-    const std::string m_url;
-    std::string m_ca_bundle; // "" = curl's default
-    CurlProxy m_proxy;       // all unset = curl's default
-    std::string m_unusable;  // why no poll can be made ("" = they can), as the sender's
+    mutable std::mutex m_route_mutex; // m_route (never held during a poll)
+    std::shared_ptr<const Route> m_route;
 
     std::mutex m_poll_mutex; // one poll at a time: the thread's rounds, poll_environment()
     std::map<std::string, std::string> m_etags; // by environment, of the last 200
+    const Route* m_etags_route = nullptr;       // the route m_etags came from
     std::map<std::string, PollState> m_states;  // by environment
     std::mutex m_mutex;                         // m_stopping, the thread
     std::condition_variable m_wake;

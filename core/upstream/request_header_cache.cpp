@@ -23,6 +23,11 @@ const Environment* RequestHeaderCache::environment_for(const std::string& name) 
     return it->second ? &*it->second : nullptr;
 }
 
+void RequestHeaderCache::set_events_uri(std::string events_uri) {
+    m_options.events_uri = std::move(events_uri);
+    m_headers.clear(); // the environments stay: only the URLs change
+}
+
 Result<std::shared_ptr<const RequestHeaders>> RequestHeaderCache::lookup(const Payload& payload) {
     const Environment* environment = environment_for(payload.env_name);
     if (environment == nullptr) {

@@ -40,6 +40,9 @@ class RequestHeaderCache {
     // payload's SDK kind.
     Result<std::shared_ptr<const RequestHeaders>> lookup(const Payload& payload);
 
+    // SIGHUP changed the events URI: every description from now on names the new one.
+    void set_events_uri(std::string events_uri);
+
     // Changes when the environments do; then everything cached before is gone.
     std::uint64_t generation() const { return m_generation; }
 
@@ -59,7 +62,7 @@ class RequestHeaderCache {
     describe(const Payload& payload, const Environment& environment, bool shared);
 
     const EnvironmentTable& m_environments;
-    const UpstreamRequestOptions m_options;
+    UpstreamRequestOptions m_options;
     std::uint64_t m_generation = ~std::uint64_t{0};
     std::unordered_map<std::string, std::optional<Environment>> m_environment_cache;
     std::vector<Cached> m_headers; // emptied with m_environment_cache

@@ -57,34 +57,53 @@ std::string_view proxy_rejection_advice(const OutboundProxy& proxy, const CurlPr
            "PROXY_AUTH_PASSWORD) or those in the proxy URL";
 }
 
-TransferSettings transfer_settings(const SenderOptions& options,
-                                   std::atomic<std::int64_t>* upstream_date_ms) {
+// What the transfers to `route` are made with. Fails (ErrorKind::config) when its proxy or a CA
+// file cannot be used.
+Result<TransferSettings> checked_transfer_settings(const SenderOptions& options,
+                                                   const UpstreamRoute& route,
+                                                   std::atomic<std::int64_t>* upstream_date_ms) {
     TransferSettings settings;
     settings.upstream_date_ms = upstream_date_ms;
     settings.connect_timeout = options.connect_timeout;
     settings.request_timeout = options.request_timeout;
-    if (Result<CurlProxy> proxy = curl_proxy_for(options.proxy)) {
-        settings.proxy = std::move(*proxy);
-        if (!options.proxy.url.empty()) {
-            spdlog::info("sender: through the proxy {}{}", describe_proxy(options.proxy),
-                         settings.proxy.auth == CURLAUTH_NTLM    ? " (NTLM authentication)"
-                         : settings.proxy.auth == CURLAUTH_BASIC ? " (Basic authentication)"
-                                                                 : "");
-        }
-    } else {
-        settings.unusable = proxy.error().message;
+    Result<CurlProxy> proxy = curl_proxy_for(route.proxy);
+    if (!proxy) {
+        return tl::unexpected(proxy.error());
     }
-    if (!options.ca_cert_files.empty()) {
-        if (Result<std::string> bundle = ca_bundle_with(options.ca_cert_files)) {
-            settings.ca_bundle = std::move(*bundle);
-        } else {
-            settings.unusable = bundle.error().message;
+    settings.proxy = std::move(*proxy);
+    if (!route.ca_cert_files.empty()) {
+        Result<std::string> bundle = ca_bundle_with(route.ca_cert_files);
+        if (!bundle) {
+            return tl::unexpected(bundle.error());
         }
-    }
-    if (!settings.unusable.empty()) {
-        spdlog::error("sender: {}; no request can be sent", settings.unusable);
+        settings.ca_bundle = std::move(*bundle);
     }
     return settings;
+}
+
+void log_proxy(const OutboundProxy& proxy, const CurlProxy& curl) {
+    if (!proxy.url.empty()) {
+        spdlog::info("sender: through the proxy {}{}", describe_proxy(proxy),
+                     curl.auth == CURLAUTH_NTLM    ? " (NTLM authentication)"
+                     : curl.auth == CURLAUTH_BASIC ? " (Basic authentication)"
+                                                   : "");
+    }
+}
+
+// At start: a proxy or CA file that cannot be used (callers check first, so only the tests get
+// here) makes every attempt fail as a connection error.
+TransferSettings transfer_settings(const SenderOptions& options,
+                                   std::atomic<std::int64_t>* upstream_date_ms) {
+    const UpstreamRoute route{options.events_uri, options.proxy, options.ca_cert_files};
+    Result<TransferSettings> settings = checked_transfer_settings(options, route, upstream_date_ms);
+    if (!settings) {
+        spdlog::error("sender: {}; no request can be sent", settings.error().message);
+        TransferSettings unusable;
+        unusable.unusable = settings.error().message;
+        return unusable;
+    }
+    log_proxy(options.proxy, settings->proxy);
+    return std::move(*settings);
 }
 
 } // namespace
@@ -100,7 +119,7 @@ struct Sender::Impl {
           transfers(transfer_settings(options, &upstream_date_ms)),
           headers(environments,
                   UpstreamRequestOptions{options.events_uri, options.user_agent, options.gzip}),
-          rng(std::random_device{}()) {}
+          proxy(options.proxy), rng(std::random_device{}()) {}
 
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
@@ -128,6 +147,12 @@ struct Sender::Impl {
     std::size_t pending = 0;
     std::deque<JobPtr> ready_queue; // compressed (or not needed): for the curl thread
     std::vector<JobPtr> leftover;   // what the curl thread still held when it stopped
+    // reroute(): taken by the curl thread before it starts another attempt.
+    struct PendingRoute {
+        UpstreamRoute route;
+        TransferSettings settings;
+    };
+    std::optional<PendingRoute> pending_route;
 
     std::mutex stop_mutex;
     bool stopped = false;
@@ -136,6 +161,7 @@ struct Sender::Impl {
     CurlEventLoop loop;
     TransferPool transfers; // after `loop`: the easy handles go before the multi handle
     RequestHeaderCache headers;
+    OutboundProxy proxy; // as configured, for the 407 message
     CredentialGate credentials;
     std::deque<JobPtr> waiting; // ready to start, above max_concurrent_requests
     RetryQueue retry_queue;
@@ -388,8 +414,8 @@ void Sender::Impl::on_proxy_rejected(JobPtr job, long status) {
         spdlog::error("sender: the proxy {} answered {} (Proxy Authentication Required): {}; "
                       "payloads are not retried, since only a configuration change can fix "
                       "this{}",
-                      describe_proxy(options.proxy), status,
-                      proxy_rejection_advice(options.proxy, transfers.settings().proxy),
+                      describe_proxy(proxy), status,
+                      proxy_rejection_advice(proxy, transfers.settings().proxy),
                       suppressed != 0 ? fmt::format(" ({} similar messages suppressed)", suppressed)
                                       : std::string());
     }
@@ -461,6 +487,12 @@ void Sender::Impl::curl_main() {
                 waiting.push_back(std::move(job));
             }
             ready_queue.clear();
+            if (pending_route) {
+                transfers.reconfigure(std::move(pending_route->settings));
+                headers.set_events_uri(std::move(pending_route->route.events_uri));
+                proxy = std::move(pending_route->route.proxy);
+                pending_route.reset();
+            }
         }
         const Clock::time_point now = Clock::now();
         while (!retry_queue.empty() && retry_queue.next_due() <= now) {
@@ -581,6 +613,22 @@ bool Sender::wait_idle(std::chrono::milliseconds timeout) {
 
 void Sender::stop() {
     m_impl->stop();
+}
+
+Result<void> Sender::reroute(const UpstreamRoute& route) {
+    Impl& impl = *m_impl;
+    Result<TransferSettings> settings =
+        checked_transfer_settings(impl.options, route, &impl.upstream_date_ms);
+    if (!settings) {
+        return tl::unexpected(settings.error());
+    }
+    log_proxy(route.proxy, settings->proxy);
+    {
+        std::lock_guard lock(impl.mutex);
+        impl.pending_route = Impl::PendingRoute{route, std::move(*settings)};
+    }
+    impl.loop.wake(); // taken before the next attempt starts, not after a second's wait
+    return {};
 }
 
 std::optional<std::chrono::system_clock::time_point> Sender::upstream_date() const {

@@ -5,6 +5,7 @@
 #include "core/model/environment.hpp"
 #include "core/model/outbound_proxy.hpp"
 #include "core/model/payload.hpp"
+#include "core/util/error.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -37,6 +38,15 @@ struct SenderOptions {
     std::vector<std::string> ca_cert_files;
 };
 
+// Where deliveries go and through what: the part of SenderOptions a SIGHUP may change in place.
+struct UpstreamRoute {
+    std::string events_uri;
+    OutboundProxy proxy;
+    std::vector<std::string> ca_cert_files;
+
+    bool operator==(const UpstreamRoute&) const = default;
+};
+
 // Delivers payloads upstream on the libcurl multi interface (SPEC §2): one thread drives many
 // requests on reused connections; retries are scheduled by time, not by sleeping; gzip runs on
 // a worker thread. Thread-safe: submit() from any thread. cli/main.cpp sets libcurl's global
@@ -59,6 +69,11 @@ class Sender : public PayloadSink {
 
     // Cancels everything still pending; each such payload goes to on_undeliverable(shutdown).
     void stop();
+
+    // SIGHUP (SPEC §9): every attempt that starts from now on — retries included — goes to
+    // `route`; attempts under way finish where they began. Fails (ErrorKind::config, naming the
+    // proxy or file) when the proxy or a CA file cannot be used, and then changes nothing.
+    Result<void> reroute(const UpstreamRoute& route);
 
     // The Date header of the upstream's last response; nullopt before the first.
     std::optional<std::chrono::system_clock::time_point> upstream_date() const;

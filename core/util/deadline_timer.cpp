@@ -62,8 +62,11 @@ void DeadlineTimer::loop() {
             continue;
         }
         const auto first = m_due.begin();
-        if (Clock::now() < first->first.first) {
-            m_wake.wait_until(lock, first->first.first);
+        // A copy: cancel() may erase the entry (and free the key) while the wait has the lock
+        // released, and wait_until reads its deadline again on waking.
+        const Clock::time_point due = first->first.first;
+        if (Clock::now() < due) {
+            m_wake.wait_until(lock, due);
             continue;
         }
         std::function<void()> fn = std::move(first->second);

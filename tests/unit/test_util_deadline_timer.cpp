@@ -105,3 +105,17 @@ TEST_CASE("util::DeadlineTimer: a function may schedule and cancel", "[util]") {
     CHECK(calls.seen() == std::vector<int>{1, 2});
     CHECK(timer.scheduled() == 0);
 }
+
+// The thread waits until the soonest deadline; cancelling that very entry frees it while the
+// wait has the lock released (CI's AddressSanitizer run found the wait reading it afterwards).
+TEST_CASE("util::DeadlineTimer: cancelling the deadline the thread waits for", "[util]") {
+    Calls calls;
+    DeadlineTimer timer;
+    const auto waited_for = timer.schedule(DeadlineTimer::Clock::now() + 60ms, calls.record(1));
+    std::this_thread::sleep_for(10ms); // the thread is in wait_until(that deadline)
+    CHECK(timer.cancel(waited_for));
+    std::this_thread::sleep_for(100ms); // the wait times out and reads the next deadline
+    timer.schedule(DeadlineTimer::Clock::now() + 10ms, calls.record(2));
+    REQUIRE(calls.wait_for(1));
+    CHECK(calls.seen() == std::vector<int>{2});
+}
