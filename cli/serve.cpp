@@ -263,7 +263,7 @@ int run_serve(const ServeOptions& options) {
         writer_options.durable = options.durable;
         if (options.durable && forwarding) {
             // serve drains what it wrote itself: keep the lines' index so that it need not
-            // parse them again (about 100 bytes a line; 1M lines ≈ 100 MB at most).
+            // parse them again (about 300 bytes a line; 1M lines ≈ 300 MB at most).
             writer_options.max_indexed_lines = 1'000'000;
         }
         writer_options.on_segment_closed = [&drainer_to_wake] {
