@@ -63,6 +63,16 @@ void append_attribute_reference(std::string& out, std::string_view name) {
     util::append_json_string(out, reference);
 }
 
+// The last member named `name` (raw), or null. Of duplicate names the last counts, as Go's and
+// JavaScript's JSON readers (the events service's, the SDKs') and the conversion's writer take
+// it: reading the first would name in contextKeys and the LRU another key than the context
+// written (found by tests/fuzz/fuzz_summary).
+const JsonPart* last_member(const std::vector<JsonPart>& members, std::string_view name) {
+    const auto found = std::find_if(members.rbegin(), members.rend(),
+                                    [&](const JsonPart& member) { return member.key == name; });
+    return found == members.rend() ? nullptr : &*found;
+}
+
 bool contains(const std::vector<std::string>& names, std::string_view name) {
     return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -104,9 +114,7 @@ std::optional<ContextConverter::Shape> ContextConverter::read(const JsonValidato
     }
     m_members.clear();
     document.parts_of(object, m_members);
-    const auto kind = std::find_if(m_members.begin(), m_members.end(),
-                                   [](const JsonPart& member) { return member.key == "kind"; });
-    if (kind != m_members.end()) {
+    if (const JsonPart* kind = last_member(m_members, "kind")) {
         return read_context(document, *kind, out) ? std::optional(Shape::context) : std::nullopt;
     }
     return read_user(out) ? std::optional(Shape::legacy_user) : std::nullopt;
@@ -124,22 +132,20 @@ void ContextConverter::append_context(const JsonValidator& document, const JsonP
 }
 
 bool ContextConverter::read_user(ContextIdentity& out) {
-    for (const JsonPart& member : m_members) {
-        if (member.key != "key") {
-            continue;
-        }
-        out.clear();
-        if (member.type == JsonType::string) {
-            out.add("user", json_string_view(contents(member), m_scratch));
-        } else if (member.type == JsonType::number || member.type == JsonType::boolean) {
-            out.add("user", member.value);
-        } else {
-            return false;
-        }
-        out.finish();
-        return true;
+    const JsonPart* key = last_member(m_members, "key");
+    if (key == nullptr) {
+        return false;
     }
-    return false;
+    out.clear();
+    if (key->type == JsonType::string) {
+        out.add("user", json_string_view(contents(*key), m_scratch));
+    } else if (key->type == JsonType::number || key->type == JsonType::boolean) {
+        out.add("user", key->value);
+    } else {
+        return false;
+    }
+    out.finish();
+    return true;
 }
 
 bool ContextConverter::read_context(const JsonValidator& document, const JsonPart& kind,
@@ -151,9 +157,8 @@ bool ContextConverter::read_context(const JsonValidator& document, const JsonPar
     std::string kind_scratch;
     const std::string_view kind_name = json_string_view(contents(kind), kind_scratch);
     if (kind_name != "multi") {
-        const auto key = std::find_if(m_members.begin(), m_members.end(),
-                                      [](const JsonPart& member) { return member.key == "key"; });
-        if (key == m_members.end() || key->type != JsonType::string || contents(*key).empty()) {
+        const JsonPart* key = last_member(m_members, "key");
+        if (key == nullptr || key->type != JsonType::string || contents(*key).empty()) {
             return false;
         }
         out.add(kind_name, json_string_view(contents(*key), m_scratch));
@@ -169,9 +174,8 @@ bool ContextConverter::read_context(const JsonValidator& document, const JsonPar
         }
         m_inner.clear();
         document.parts_of(member, m_inner);
-        const auto inner_key = std::find_if(m_inner.begin(), m_inner.end(),
-                                            [](const JsonPart& p) { return p.key == "key"; });
-        if (inner_key == m_inner.end() || inner_key->type != JsonType::string ||
+        const JsonPart* inner_key = last_member(m_inner, "key");
+        if (inner_key == nullptr || inner_key->type != JsonType::string ||
             contents(*inner_key).empty()) {
             return false;
         }

@@ -71,7 +71,8 @@ class ContextConverter {
 
     // Reads the kinds and keys of `object`, a part of the text `document` last validated.
     // nullopt when it is no context: a context needs a non-empty string kind and key ("multi":
-    // its other members are contexts without kind); a user needs a key.
+    // its other members are contexts without kind); a user needs a key. Of a member named
+    // twice the last counts, as the JSON readers of the SDKs and the events service take it.
     std::optional<Shape> read(const JsonValidator& document, const JsonPart& object,
                               ContextIdentity& out);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Writes the seed corpus of each fuzz target, tests/fuzz/corpus/<target without fuzz_>/, from the
-# recorded SDK requests of tests/fixtures/ and the examples. The corpus is committed: run this by
-# hand only when the fixtures or a target's input layout change (needs jq and gzip; CI does not
-# run it). Each file is named after what it holds. The layouts are described at the top of each
+# recorded SDK requests of tests/fixtures/, the scenarios of tests/sdk_reference/ and the
+# examples. The corpus is committed: run this by hand only when the fixtures, the scenarios or a
+# target's input layout change (needs jq, gzip, and node with tests/sdk_reference's npm packages,
+# which `make deps` installs; CI does not run it). Each file is named after what it holds. The layouts are described at the top of each
 # tests/fuzz/fuzz_*.cpp.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 rm -rf "$corpus"
 for target in json_validator event_splitter event_reader capture_record spool_segment \
-    relay_config inbound_request; do
+    relay_config inbound_request summary; do
     mkdir -p "$corpus/$target"
 done
 
@@ -148,6 +149,79 @@ done
 printf '\x00GET /a/fixture-client-side-id.gif?d=%s HTTP/1.1\r\nHost: x\r\n\r\n' \
     "$(printf '[{"kind":"custom","key":"k"}]' | base64 -w0)" >"$corpus/inbound_request/beacon"
 printf '\x00GET /metrics HTTP/1.0\r\n\r\n' >"$corpus/inbound_request/metrics"
+
+# Summary: a control byte (schema 1 + bits 0-1, 3 and 4 as Unsummarized; 4 no flag data; 8 an
+# upstream Date; 16 an LRU of 2; 32 ten minutes between posts), then flag data and a line
+# "--events--" (without it: the target's built-in flag data), then events one a line, posts
+# separated by a line "--post--".
+# Each SDK reference scenario: the old-schema events an old PHP SDK posts for its evaluations
+# (schema 2; schema 4 marked Unsummarized for a scenario of contexts), with its flag data.
+for scenario in "$root"/tests/sdk_reference/scenarios/*.json; do
+    name=$(basename "$scenario" .json)
+    (cd "$root/tests/sdk_reference" &&
+        node sdk_events.js --capture "$work/line" --flags-out "$work/flags.json" "$scenario" \
+            >/dev/null 2>"$work/sdk.err") || {
+        cat "$work/sdk.err" >&2
+        exit 1
+    }
+    schema=$(jq -r '.schema' "$work/line")
+    {
+        control $((schema - 1))
+        jq -c . "$work/flags.json"
+        printf -- '--events--\n'
+        jq -c '.events[]' "$work/line"
+    } >"$corpus/summary/sdk-$name"
+done
+# The recorded posts' events with the built-in flag data: the legacy SDK's as schema 2 (their
+# feature events name users by userKey: unreadable, passed on), the v9 SDK's as Unsummarized.
+posts_of() { # fixture files...
+    jq -c 'select(.body | type == "array") | .body' "$@" | while IFS= read -r body; do
+        jq -c '.[]' <<<"$body"
+        printf -- '--post--\n'
+    done
+}
+{ control 1; posts_of "$fixtures"/legacy-analytics.ndjson; } >"$corpus/summary/legacy-posts"
+{ control 3; posts_of "$fixtures"/v9-analytics-tags.ndjson; } >"$corpus/summary/v9-posts-unsummarized"
+# Edge cases of each input kind, in two posts ten minutes apart with an LRU of 2 and an upstream
+# Date; the same without flag data; a schema-1 post whose variations are looked up; flag data in
+# the file data source's "flagValues" form.
+edges='{"kind":"index","creationDate":1796083200001,"user":{"key":"u1","custom":{"kind":"x","a":1},"privateAttributeNames":["a"]}}
+{"kind":"index","creationDate":1796083200002,"user":{"key":"u1"}}
+{"kind":"feature","creationDate":1796083200003,"key":"tracked","user":{"key":"u1"},"value":true,"default":false,"variation":0,"version":11}
+{"kind":"feature","creationDate":1796083200004,"key":"fallthrough","context":{"kind":"multi","org":{"key":"o%:1"},"user":{"key":"u2"}},"value":"red","version":7,"reason":{"kind":"RULE_MATCH","ruleIndex":0,"ruleId":"r-b"}}
+{"kind":"feature","key":"debugged","user":{"key":7,"anonymous":true},"value":1,"version":5,"excludeFromSummaries":true}
+{"kind":"feature","creationDate":1796083200005,"key":"unknown-flag","user":{"key":""},"value":{"b":2,"a":1},"default":null,"trackEvents":true,"debugEventsUntilDate":1796090000000}
+{"kind":"identify","creationDate":1796083200006,"user":{"key":"u3","privateAttrs":["email"]}}
+{"kind":"custom","creationDate":1796083200007,"key":"clicked","user":{"key":"u3"},"data":{"x":[1,2]},"metricValue":2.5}
+{"kind":"alias","creationDate":1796083200008,"key":"u4","contextKind":"user","previousKey":"anon","previousContextKind":"anonymousUser"}
+{"kind":"summary","startDate":1,"endDate":2,"features":{}}
+{"kind":"migration_op","creationDate":1796083200009}
+{"kind":"future-kind","creationDate":1796083200010}
+{"kind":"feature","key":"plain","userKey":"u5","value":"a"}
+{"kind":"feature","key":"plain","user":{"key":"u5"},"version":"1"}
+[{"kind":"feature"}]
+{"kind":
+--post--
+{"kind":"feature","creationDate":1796083800000,"key":"numbers","user":{"key":"u1"},"value":2.50,"version":3}
+{"kind":"feature","creationDate":1796083800001,"key":"numbers","user":{"key":"u6"},"value":[1,2.0],"version":3}
+--post--
+--post--
+{"kind":"custom","key":"after-empty-post","context":{"kind":"device","key":"d1"}}'
+{ control $((1 + 8 + 16 + 32)); printf '%s\n' "$edges"; } >"$corpus/summary/edges-lru-clock-upstream-date"
+{ control $((1 + 4)); printf '%s\n' "$edges"; } >"$corpus/summary/edges-no-flag-data"
+{
+    control 0
+    printf '%s\n' '{"kind":"feature","creationDate":1796083200001,"key":"numbers","user":{"key":"u1"},"value":1.0,"version":3}'
+    printf '%s\n' '{"kind":"feature","creationDate":1796083200002,"key":"fallthrough","user":{"key":"u1"},"value":{"a":1,"b":[2.0]},"version":7,"reason":{"kind":"FALLTHROUGH"}}'
+    printf '%s\n' '{"kind":"feature","creationDate":1796083200003,"key":"plain","user":{"key":"u2"},"value":"c","version":1}'
+} >"$corpus/summary/schema1-variation-lookup"
+{
+    control 1
+    printf '%s\n' '{"flagValues":{"on":true,"colour":"red"},"flags":{"f":{"version":2,"variations":[1],"rules":[{"trackEvents":true}]}}}'
+    printf -- '--events--\n'
+    printf '%s\n' '{"kind":"feature","key":"on","user":{"key":"u1"},"value":true,"version":1}'
+    printf '%s\n' '{"kind":"feature","key":"f","user":{"key":"u1"},"value":1,"version":2,"reason":{"kind":"RULE_MATCH","ruleIndex":0}}'
+} >"$corpus/summary/flag-values"
 
 for target in "$corpus"/*; do
     echo "$(basename "$target"): $(find "$target" -type f | wc -l) files, $(du -sh "$target" | cut -f1)"

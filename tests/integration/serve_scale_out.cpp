@@ -1,11 +1,13 @@
-// README "Running several instances": two `serve --durable` instances, each with its own spool,
-// behind a real load balancer (Debian's nginx). SDK-like clients post through nginx; one instance
-// is SIGKILLed under load and restarted on its spool; while the upstream is down the instances
-// keep acknowledging into their spools; `evrelay flush` of each spool delivers the rest. Every
-// event that got a 2xx reaches the upstream, and the event of a post sent once arrives under one
-// payload ID only (a batch a killed instance re-sends keeps its ID). A post an SDK had to send
-// twice may be stored by both instances: the de-duplication of SDK retries is per instance, so
-// its events may arrive under two batch IDs — allowed here, and counted.
+// README "Running several instances": two `serve --durable --payload-ids preserve` instances,
+// each with its own spool, behind a real load balancer (Debian's nginx). SDK-like clients post
+// through nginx, each post under its own payload ID, retried once under that ID after a failure;
+// one post's answer is "lost" (it is sent to A, and its retry straight to B, as a balancer may
+// send it); one instance is SIGKILLed under load and restarted on its spool; while the upstream
+// is down the instances keep acknowledging into their spools; `evrelay flush` of each spool
+// delivers the rest. At the recording upstream: every event that got a 2xx arrives, and every
+// post's events arrive only under that post's own payload ID — also a retried post that both
+// instances stored, so the events service's de-duplication by payload ID covers it (with the
+// default --payload-ids batch its events would arrive under two batch IDs).
 #include "serve_client.hpp"
 #include "spool_support.hpp"
 #include "tests/support/nginx_balancer.hpp"
@@ -14,14 +16,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <netinet/in.h>
 #include <random>
 #include <regex>
+#include <set>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -36,6 +41,7 @@ constexpr std::size_t k_events_per_post = 5;
 // One post as an SDK makes it: its own payload ID, kept on the one retry after a failure (no
 // answer, or 5xx: nginx answers 502 for a post its instance died with).
 struct SdkPost {
+    std::string payload_id;
     std::vector<std::string> events;
     int attempts = 0;
     bool acknowledged = false;
@@ -73,7 +79,7 @@ class SdkLikeClients {
             post.events =
                 make_events(k_events_per_post, (static_cast<std::size_t>(thread + 1) << 20) +
                                                    round * k_events_per_post);
-            const std::string payload_id = evrelay::util::make_uuid_v4();
+            post.payload_id = evrelay::util::make_uuid_v4();
             for (; post.attempts < 2 && !post.acknowledged; ++post.attempts) {
                 if (post.attempts > 0) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -81,7 +87,7 @@ class SdkLikeClients {
                 const auto response = http_request(port, "POST", "/bulk",
                                                    {{"Authorization", k_key},
                                                     {"X-LaunchDarkly-Event-Schema", "4"},
-                                                    {"X-LaunchDarkly-Payload-ID", payload_id}},
+                                                    {"X-LaunchDarkly-Payload-ID", post.payload_id}},
                                                    as_array(post.events));
                 post.acknowledged = response.status >= 200 && response.status < 300;
             }
@@ -126,13 +132,43 @@ std::uint16_t port_for_restarts() {
     return free_port(); // an unusual range: an ephemeral port, and a small risk
 }
 
-// An instance on a given port, so that a restarted one is where the balancer expects it.
+// Posts `post` to the instance on `port` itself (not through the balancer); true on a 2xx.
+bool post_to(std::uint16_t port, const SdkPost& post) {
+    const auto response = http_request(port, "POST", "/bulk",
+                                       {{"Authorization", k_key},
+                                        {"X-LaunchDarkly-Event-Schema", "4"},
+                                        {"X-LaunchDarkly-Payload-ID", post.payload_id}},
+                                       as_array(post.events));
+    return response.status >= 200 && response.status < 300;
+}
+
+// An instance on a given port, so that a restarted one is where the balancer expects it. Its
+// drain sends each spooled post as its own request under the SDK's payload ID.
 std::unique_ptr<ChildProcess> start_instance(const std::string& spool, std::uint16_t port,
                                              const std::string& upstream_url) {
-    return start_evrelay({"serve", "--bind", "127.0.0.1", "--port", std::to_string(port),
-                          "--sdk-key", k_key, "--events-uri", upstream_url, "--spool", spool,
-                          "--durable", "--flush-interval", "200ms", "--retry-delay", "200ms",
-                          "--shutdown-timeout", "3s"});
+    std::vector<std::string> args{"serve", "--bind", "127.0.0.1", "--port", std::to_string(port)};
+    args.insert(args.end(), {"--sdk-key", k_key, "--events-uri", upstream_url, "--spool", spool});
+    args.insert(args.end(), {"--durable", "--payload-ids", "preserve"});
+    args.insert(args.end(), {"--flush-interval", "200ms", "--retry-delay", "200ms"});
+    args.insert(args.end(), {"--shutdown-timeout", "3s"});
+    return start_evrelay(args);
+}
+
+// Every payload ID under which the upstream accepted each event (all 2xx requests, a payload
+// delivered twice under one ID included).
+std::map<std::string, std::set<std::string>>
+payload_ids_of_events(const std::vector<RecordedRequest>& requests) {
+    std::map<std::string, std::set<std::string>> ids;
+    for (const auto& request : requests) {
+        if (request.status < 200 || request.status >= 300) {
+            continue;
+        }
+        const std::string id = request.header("x-launchdarkly-payload-id");
+        for (const std::string& event : events_of(request.body)) {
+            ids[event].insert(id);
+        }
+    }
+    return ids;
 }
 
 // The events an instance has received so far (its /status), or 0 when it does not answer.
@@ -156,8 +192,9 @@ std::size_t flushed_events(const std::string& err) {
 
 } // namespace
 
-TEST_CASE("two durable serves behind nginx: one SIGKILLed under load and restarted, both spools "
-          "flushed: every acknowledged event upstream",
+TEST_CASE("two serves --durable --payload-ids preserve behind nginx: one SIGKILLed under load and "
+          "restarted, both spools flushed: every acknowledged event upstream, each post's under "
+          "its own payload ID",
           "[serve][spool][durable][scale-out]") {
     ScratchDir scratch;
     const std::string spool_a = (scratch / "spool-a").string();
@@ -173,6 +210,16 @@ TEST_CASE("two durable serves behind nginx: one SIGKILLed under load and restart
     REQUIRE(port_b != 0);
     const NginxBalancer balancer({port_a, port_b});
 
+    // 0. A post whose 202 the SDK never saw: A stored it, and the SDK's retry, under the same
+    //    payload ID, went to B, which stores it too (each instance de-duplicates only its own).
+    SdkPost lost_answer;
+    lost_answer.payload_id = evrelay::util::make_uuid_v4();
+    lost_answer.events = make_events(k_events_per_post, std::size_t{99} << 20);
+    REQUIRE(post_to(port_a, lost_answer));
+    REQUIRE(post_to(port_b, lost_answer));
+    lost_answer.attempts = 2;
+    lost_answer.acknowledged = true;
+
     SdkLikeClients clients(balancer.port(), 4);
     const auto timeout = std::chrono::seconds(30);
     // 1. Both instances take posts (round robin).
@@ -182,7 +229,8 @@ TEST_CASE("two durable serves behind nginx: one SIGKILLed under load and restart
                    events_received(port_b) > 0;
         },
         timeout));
-    // 2. A dies with posts in flight; nginx sends the next ones to B.
+    // 2. A dies with posts in flight (nginx answers 502, the client retries under the same ID);
+    //    nginx sends the next ones to B.
     instance_a->kill();
     INFO("instance A was killed; its output: " << instance_a->stderr_text());
     const std::size_t at_kill = clients.acknowledged_events();
@@ -206,7 +254,8 @@ TEST_CASE("two durable serves behind nginx: one SIGKILLed under load and restart
     CHECK(guard_b.stop() == 0);
     INFO("instance A (restarted): " << instance_a->stderr_text());
     INFO("instance B: " << instance_b->stderr_text());
-    // 5. The upstream is back; a flush of each spool delivers the rest.
+    // 5. The upstream is back; a flush of each spool (its default: each line under its own
+    //    payload ID) delivers the rest.
     upstream.set_default_status(202);
     std::size_t flushed = 0;
     for (const std::string& spool : {spool_a, spool_b}) {
@@ -220,34 +269,47 @@ TEST_CASE("two durable serves behind nginx: one SIGKILLed under load and restart
     }
     CHECK(flushed > 0); // the outage left events for the flushes
 
-    const auto posts = clients.posts();
-    const std::multiset<std::string> delivered = delivered_events(upstream.requests());
+    std::vector<SdkPost> posts = clients.posts();
+    posts.push_back(lost_answer);
+    const auto requests = upstream.requests();
+    const std::map<std::string, std::set<std::string>> ids = payload_ids_of_events(requests);
     std::size_t acknowledged = 0;
     std::size_t missing = 0;
-    std::size_t doubled_once_sent = 0;
-    std::size_t doubled_retried = 0;
+    std::size_t under_another_id = 0; // events delivered under an ID not their post's
     std::size_t retried_posts = 0;
+    std::size_t retried_delivered = 0;
     for (const SdkPost& post : posts) {
-        retried_posts += post.attempts > 1 ? 1 : 0;
-        if (!post.acknowledged) {
-            continue;
-        }
+        const bool retried = post.attempts > 1;
+        retried_posts += retried ? 1 : 0;
+        bool delivered = false;
         for (const std::string& event : post.events) {
-            ++acknowledged;
-            const std::size_t times = delivered.count(event);
-            missing += times == 0 ? 1 : 0;
-            if (times > 1) {
-                (post.attempts > 1 ? doubled_retried : doubled_once_sent) += 1;
+            acknowledged += post.acknowledged ? 1 : 0;
+            const auto found = ids.find(event);
+            if (found == ids.end()) {
+                missing += post.acknowledged ? 1 : 0; // an unacknowledged post may be lost
+                continue;
+            }
+            delivered = true;
+            if (found->second != std::set<std::string>{post.payload_id}) {
+                ++under_another_id;
+                UNSCOPED_INFO("an event of post " << post.payload_id << " (sent " << post.attempts
+                                                  << " times) arrived under "
+                                                  << found->second.size() << " IDs");
             }
         }
+        retried_delivered += retried && delivered ? 1 : 0;
     }
+    const auto twice = delivered_twice(requests);
+    const bool lost_answer_twice =
+        std::find(twice.begin(), twice.end(), lost_answer.payload_id) != twice.end();
     INFO("acknowledged " << acknowledged << " events in " << posts.size() << " posts ("
-                         << retried_posts << " sent twice); events of retried posts delivered "
-                         << "under two payload IDs: " << doubled_retried
-                         << "; payload IDs delivered twice: "
-                         << delivered_twice(upstream.requests()).size());
+                         << retried_posts << " sent twice, " << retried_delivered
+                         << " of them delivered); payload IDs delivered twice (the events "
+                         << "service discards the second): " << twice.size()
+                         << "; the lost answer's post among them: " << lost_answer_twice);
     INFO("nginx: " << balancer.error_log());
     CHECK(acknowledged >= 4500);
     CHECK(missing == 0);
-    CHECK(doubled_once_sent == 0);
+    CHECK(under_another_id == 0);
+    CHECK(lost_answer_twice); // one copy from each spool, both under the SDK's ID
 }

@@ -134,6 +134,33 @@ TEST_CASE("ContextConverter: a schema-4 context is kept", "[context_conversion]"
     }
 }
 
+// Found by tests/fuzz/fuzz_summary: of an old user with "key" twice the first was read (the
+// index event's LRU key, contextKeys) and the last written (the context of the index, identify
+// and debug events), so the events named two users. The last counts everywhere, as a JSON reader
+// (Go's, JavaScript's) takes it; so for a schema-4 context's "kind" and "key".
+TEST_CASE("ContextConverter: of a member named twice the last counts", "[context_conversion]") {
+    SECTION("an old user's key") {
+        const Converted c = convert(R"({"key":"u3","name":"N","key":"d1"})");
+        REQUIRE(c.shape == ContextConverter::Shape::legacy_user);
+        CHECK(c.kinds_and_keys == KindsAndKeys{{"user", "d1"}});
+        CHECK(c.lru_key == "d1");
+        CHECK(c.context == R"({"kind":"user","key":"d1","name":"N"})");
+        CHECK_FALSE(convert(R"({"key":"u3","key":null})").shape);
+    }
+    SECTION("a context's kind and key") {
+        const Converted c = convert(R"({"kind":"user","key":"a","kind":"org","key":"b"})");
+        REQUIRE(c.shape == ContextConverter::Shape::context);
+        CHECK(c.kinds_and_keys == KindsAndKeys{{"org", "b"}});
+        CHECK(c.lru_key == "org:b");
+        CHECK_FALSE(convert(R"({"kind":"org","key":"b","key":""})").shape);
+    }
+    SECTION("the key of a multi-kind context's part") {
+        const Converted c = convert(R"({"kind":"multi","device":{"key":"d1","key":"d2"}})");
+        REQUIRE(c.shape == ContextConverter::Shape::context);
+        CHECK(c.kinds_and_keys == KindsAndKeys{{"device", "d2"}});
+    }
+}
+
 TEST_CASE("append_context_keys", "[context_conversion]") {
     ContextIdentity identity;
     identity.add("user", "u\"1");
