@@ -15,15 +15,25 @@
 //   have a `kind` of their own (`"reason":{"kind":"RULE_MATCH",…}`). A body that is not a JSON
 //   array is counted as `other_bodies` (diagnostic events are objects) and a body whose brackets
 //   do not balance, or with invalid UTF-8 or an unclosed string, as `bad_bodies`.
+// - With --count-summary (bench/serve.sh's summarising mode; implies --count-events) it also
+//   parses every body (a simdjson DOM parse: the summarised output is a few small events per post,
+//   so this costs little) and counts the events by kind, and adds up the `count` of every counter
+//   of every `summary` event: the evaluations the upstream was told about, which the benchmark
+//   compares with the `feature` events it posted (each must be counted exactly once).
 //
-//   bench_sink [--port N] [--count-events]
+//   bench_sink [--port N] [--count-events] [--count-summary]
 //       (port 0 or absent: an ephemeral port; prints "port=N" once listening)
 //
 // `GET /stats` answers one line (the POSTs so far), and the same line goes to stderr on SIGTERM:
 //   requests=N body_bytes=N                     (bytes as received)
 // or, with --count-events,
 //   requests=N body_bytes=N wire_bytes=N events=N gzip_bodies=N other_bodies=N bad_bodies=N
-// (body_bytes after gunzip, wire_bytes as received).
+// (body_bytes after gunzip, wire_bytes as received), and with --count-summary, after those,
+//   kind_feature=N kind_debug=N kind_index=N kind_identify=N kind_custom=N kind_summary=N
+//   kind_other=N summary_count=N unknown_count=N summary_bad=N
+// (kind_other: any other kind, or an element without a string `kind`; summary_count: the sum of
+// the counters' `count`, unknown_count: the part of it in counters marked `"unknown":true`;
+// summary_bad: summary events whose features/counters/count are not what the schema says).
 
 #include "core/util/gzip.hpp"
 
@@ -72,8 +82,24 @@ struct Totals {
     std::uint64_t bad_bodies = 0;
 };
 
+// --count-summary
+struct KindTotals {
+    std::uint64_t feature = 0;
+    std::uint64_t debug = 0;
+    std::uint64_t index = 0;
+    std::uint64_t identify = 0;
+    std::uint64_t custom = 0;
+    std::uint64_t summary = 0;
+    std::uint64_t other = 0;
+    std::uint64_t summary_count = 0;
+    std::uint64_t unknown_count = 0;
+    std::uint64_t summary_bad = 0;
+};
+
 Totals g_totals;
-bool g_count_events = false; // --count-events; otherwise bodies are discarded as they arrive
+KindTotals g_kinds;
+bool g_count_events = false;  // --count-events; otherwise bodies are discarded as they arrive
+bool g_count_summary = false; // --count-summary (sets g_count_events too)
 volatile std::sig_atomic_t g_stop = 0;
 
 enum class State { head, body_length, chunk_size, chunk_data, chunk_data_end, trailers };
@@ -130,11 +156,24 @@ std::string stats_line() {
     if (!g_count_events) {
         return line + "\n";
     }
-    return line + " wire_bytes=" + std::to_string(g_totals.wire_bytes) +
-           " events=" + std::to_string(g_totals.events) +
-           " gzip_bodies=" + std::to_string(g_totals.gzip_bodies) +
-           " other_bodies=" + std::to_string(g_totals.other_bodies) +
-           " bad_bodies=" + std::to_string(g_totals.bad_bodies) + "\n";
+    line += " wire_bytes=" + std::to_string(g_totals.wire_bytes) +
+            " events=" + std::to_string(g_totals.events) +
+            " gzip_bodies=" + std::to_string(g_totals.gzip_bodies) +
+            " other_bodies=" + std::to_string(g_totals.other_bodies) +
+            " bad_bodies=" + std::to_string(g_totals.bad_bodies);
+    if (g_count_summary) {
+        line += " kind_feature=" + std::to_string(g_kinds.feature) +
+                " kind_debug=" + std::to_string(g_kinds.debug) +
+                " kind_index=" + std::to_string(g_kinds.index) +
+                " kind_identify=" + std::to_string(g_kinds.identify) +
+                " kind_custom=" + std::to_string(g_kinds.custom) +
+                " kind_summary=" + std::to_string(g_kinds.summary) +
+                " kind_other=" + std::to_string(g_kinds.other) +
+                " summary_count=" + std::to_string(g_kinds.summary_count) +
+                " unknown_count=" + std::to_string(g_kinds.unknown_count) +
+                " summary_bad=" + std::to_string(g_kinds.summary_bad);
+    }
+    return line + "\n";
 }
 
 bool iequals_prefix(std::string_view text, std::string_view prefix) {
@@ -210,6 +249,66 @@ void count_events(const char* body, std::size_t size) {
     g_totals.events += events;
 }
 
+// Adds the counters of one summary event ({"kind":"summary","features":{key:{"counters":[{
+// "count":N,…},…],…},…},…}) to g_kinds.
+void add_summary(simdjson::dom::element summary) {
+    simdjson::dom::object features;
+    if (summary["features"].get_object().get(features) != simdjson::SUCCESS) {
+        ++g_kinds.summary_bad;
+        return;
+    }
+    for (const simdjson::dom::key_value_pair flag : features) {
+        simdjson::dom::array counters;
+        if (flag.value["counters"].get_array().get(counters) != simdjson::SUCCESS) {
+            ++g_kinds.summary_bad;
+            continue;
+        }
+        for (const simdjson::dom::element counter : counters) {
+            std::uint64_t count = 0;
+            if (counter["count"].get_uint64().get(count) != simdjson::SUCCESS) {
+                ++g_kinds.summary_bad;
+                continue;
+            }
+            g_kinds.summary_count += count;
+            bool unknown = false;
+            if (counter["unknown"].get_bool().get(unknown) == simdjson::SUCCESS && unknown) {
+                g_kinds.unknown_count += count;
+            }
+        }
+    }
+}
+
+// --count-summary: counts the events of a JSON array body by kind, and the summaries' counters.
+// `body` has simdjson's padding after `size` bytes.
+void count_kinds(const char* body, std::size_t size) {
+    static simdjson::dom::parser parser;
+    simdjson::dom::array events;
+    if (parser.parse(body, size, false).get_array().get(events) != simdjson::SUCCESS) {
+        return; // not an array, or not JSON: count_events() has said so
+    }
+    for (const simdjson::dom::element event : events) {
+        std::string_view kind;
+        if (event["kind"].get_string().get(kind) != simdjson::SUCCESS) {
+            ++g_kinds.other;
+        } else if (kind == "feature") {
+            ++g_kinds.feature;
+        } else if (kind == "debug") {
+            ++g_kinds.debug;
+        } else if (kind == "index") {
+            ++g_kinds.index;
+        } else if (kind == "identify") {
+            ++g_kinds.identify;
+        } else if (kind == "custom") {
+            ++g_kinds.custom;
+        } else if (kind == "summary") {
+            ++g_kinds.summary;
+            add_summary(event);
+        } else {
+            ++g_kinds.other;
+        }
+    }
+}
+
 // Counts a complete body kept in c.body.
 void count_body(Connection& c) {
     g_totals.wire_bytes += c.body.size;
@@ -227,6 +326,9 @@ void count_body(Connection& c) {
         ++g_totals.bad_bodies;
     } else {
         count_events(body.data(), body.size());
+        if (g_count_summary) {
+            count_kinds(body.data(), body.size());
+        }
     }
 }
 
@@ -417,8 +519,12 @@ int main(int argc, char** argv) {
             port = std::atoi(argv[++i]);
         } else if (arg == "--count-events") {
             g_count_events = true;
+        } else if (arg == "--count-summary") {
+            g_count_events = true;
+            g_count_summary = true;
         } else {
-            std::fprintf(stderr, "usage: %s [--port N] [--count-events]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--port N] [--count-events] [--count-summary]\n",
+                         argv[0]);
             return 64;
         }
     }
