@@ -2,6 +2,9 @@
 # they install what is missing, build, and run.
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+# Seconds each fuzz target runs in `make fuzz-smoke` (tests/fuzz/README.md).
+FUZZ_SECONDS ?= 15
 JOBS ?= $(shell nproc)
 # Cache hits across clones and build directories (paths are hashed relative to here; with -g
 # ccache would also hash the build directory itself unless told not to — the objects' debug info
@@ -9,10 +12,11 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
+# nginx-light: the load balancer of the scale-out integration test (and bench/'s upstream).
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 	libcli11-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libfmt-dev catch2 \
 	libboost1.74-dev libdeflate-dev zlib1g-dev libexpected-dev libssl-dev openssl curl clang-tidy \
-	dpkg-dev
+	dpkg-dev nginx-light clang libclang-rt-14-dev
 
 # The LaunchDarkly SDK reference of issue 11 (tests/sdk_reference): node and npm, and the SDK
 # pinned by its package-lock.json. Debian 12 comes without node; its nodejs 18 runs the SDK. They
@@ -21,7 +25,7 @@ DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config ccache scdoc \
 # when the commands are missing.
 SDK_REFERENCE_DIR := tests/sdk_reference
 
-.PHONY: deps build run test unit integration asan tidy clean bench-deps install deb
+.PHONY: deps build run test unit integration asan fuzz-build fuzz-smoke tidy clean bench-deps install deb
 
 # Installs only when something is missing, so repeated runs don't touch apt or npm.
 deps:
@@ -49,17 +53,28 @@ run: build
 	$(BUILD_DIR)/evrelay replay --dry-run --sdk-key sdk-example-0000-1111 --env-id 5e00example0000000001 \
 		examples/sample-capture.ndjson
 
-# Everything: unit and integration tests, then the unit tests again under ASan + UBSan, then
-# clang-tidy.
+# Everything: unit and integration tests, then the unit tests again under ASan + UBSan, each
+# fuzz target for a short while, then clang-tidy.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
 	$(MAKE) asan
+	$(MAKE) fuzz-smoke
 	$(MAKE) tidy
 
 asan: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVRELAY_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j $(JOBS) --target unit_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_DIR)/tests/unit_tests --order rand
+
+# The libFuzzer targets of tests/fuzz/ (clang; core compiled with ASan + UBSan and coverage).
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVRELAY_FUZZ=ON \
+		-DEVRELAY_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_targets
+
+# Each fuzz target for FUZZ_SECONDS from its seed corpus, one at a time; a finding fails.
+fuzz-smoke: fuzz-build
+	tests/fuzz/run_fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 # clang-tidy with .clang-tidy over cli/, core/, tests/support/ and bench/tools/; any finding
 # fails. Needs only the configured build's compile_commands.json (~3 min on 2 cores).
@@ -78,4 +93,4 @@ deb: build
 	cd $(BUILD_DIR) && cpack -G DEB
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

@@ -3,6 +3,10 @@
 #  1. the cost of `serve --durable`: bench/serve.sh's load (wrk, 64 connections, the 50-event
 #     fixture, gzip off) against plain serve and against `serve --spool DIR --durable`, in one
 #     run; requests/s and p99 of both and their ratio (target: durable >= 0.5x);
+#  1b. (part "preserve", not run by default) the same load against `serve --spool DIR --durable
+#     --payload-ids preserve`: the drain sends every post as its own request under the SDK's
+#     payload ID instead of in batches; run it with "durable" to compare in one run
+#     (BENCH_PARTS="durable preserve");
 #  2. flush throughput: the ~1 GiB capture of bench/replay.sh, replayed with `evrelay replay`
 #     (re-batched, and with --payload-ids preserve: each line whole, as flush sends it) and — cut
 #     into 64 MiB spool segments — delivered with `evrelay flush` (each line whole, its default)
@@ -14,7 +18,7 @@
 #   BENCH_BUILD_DIR   build directory (default build-bench; configured RelWithDebInfo if missing)
 #   BENCH_OUT         where the generated capture lives (default bench/out, gitignored)
 #   BENCH_MB          capture size in MiB (default 1024)
-#   BENCH_PARTS       what to run (default "durable flush")
+#   BENCH_PARTS       what to run (default "durable flush"; also "preserve")
 #   BENCH_DURATION    wrk -d of the durable comparison (default 15s)
 #   BENCH_TIMEOUT     seconds allowed for each command (default 900)
 #   BENCH_NO_BUILD    1: do not build, use what is in the build directory
@@ -88,7 +92,7 @@ durable_part() {
     local name
     for name in plain durable; do
         for key in requests_per_s events_per_s p50_ms p99_ms cpu_us_per_request peak_rss_mb \
-            all_events_upstream loadavg; do
+            all_events_upstream upstream_posts cpu_seconds_whole_life loadavg; do
             result[${name}_$key]=$(value_of "$work/$name.txt" "gzip_off_$key")
         done
     done
@@ -99,6 +103,31 @@ durable_part() {
     left=$(find "$work/spool" -maxdepth 1 -name '*.seg' -o -maxdepth 1 -name '*.open' | wc -l)
     result[durable_segments_left]=$left
     [[ ${result[durable_all_events_upstream]} == yes ]] || die "durable: events missing upstream"
+}
+
+# --- 1b. durable with --payload-ids preserve ----------------------------------------------------
+preserve_part() {
+    local common=(env BENCH_BUILD_DIR="$build" BENCH_NO_BUILD=1 BENCH_MODES=gzip_off
+        BENCH_DURATION="${BENCH_DURATION:-15s}")
+    mkdir -p "$work/preserve-spool"
+    log "serve, gzip off, --spool $work/preserve-spool --durable --payload-ids preserve"
+    "${common[@]}" BENCH_SERVE_ARGS="--spool $work/preserve-spool --durable --payload-ids preserve" \
+        "$root/bench/serve.sh" >"$work/preserve.txt" ||
+        die "bench/serve.sh (durable, preserve) failed: $(tail -n 20 "$work/preserve.txt")"
+    for key in requests_per_s events_per_s p50_ms p99_ms cpu_us_per_request peak_rss_mb \
+        all_events_upstream upstream_posts cpu_seconds_whole_life loadavg; do
+        result[preserve_$key]=$(value_of "$work/preserve.txt" "gzip_off_$key")
+    done
+    if [[ -n ${result[plain_requests_per_s]:-} ]]; then
+        result[preserve_vs_plain_requests]=$(ratio "${result[preserve_requests_per_s]}" \
+            "${result[plain_requests_per_s]}" '%.2f')
+        result[preserve_vs_durable_requests]=$(ratio "${result[preserve_requests_per_s]}" \
+            "${result[durable_requests_per_s]}" '%.2f')
+    fi
+    local left
+    left=$(find "$work/preserve-spool" -maxdepth 1 -name '*.seg' -o -maxdepth 1 -name '*.open' | wc -l)
+    result[preserve_segments_left]=$left
+    [[ ${result[preserve_all_events_upstream]} == yes ]] || die "preserve: events missing upstream"
 }
 
 # --- 2. flush throughput ---------------------------------------------------------------------
@@ -199,8 +228,9 @@ flush_part() {
 for part in "${parts[@]}"; do
     case $part in
     durable) durable_part ;;
+    preserve) preserve_part ;;
     flush) flush_part ;;
-    *) die "unknown part $part (durable, flush)" ;;
+    *) die "unknown part $part (durable, preserve, flush)" ;;
     esac
 done
 

@@ -1,5 +1,7 @@
 #include "common_options.hpp"
 
+#include "core/upstream/ca_bundle.hpp"
+#include "core/upstream/proxy_settings.hpp"
 #include "core/util/byte_size.hpp"
 #include "core/util/duration.hpp"
 
@@ -44,10 +46,12 @@ void add_upstream_options(CLI::App& command, UpstreamOptions& options) {
     command
         .add_option("--gzip-level", options.gzip_level, "gzip level 1-12 (libdeflate; default 6)")
         ->check(CLI::Range(1, 12));
-    command.add_option(
-        "--proxy", options.proxy,
-        "Outbound HTTP(S) proxy URL (default: HTTPS_PROXY/NO_PROXY, or [Proxy] url)");
-    command.add_option("--ca-cert", options.ca_cert, "CA bundle to verify the upstream with")
+    command.add_option("--proxy", options.proxy,
+                       "Outbound proxy URL, credentials percent-encoded in it; replaces [Proxy] "
+                       "(default: [Proxy] url, else HTTPS_PROXY/NO_PROXY)");
+    command
+        .add_option("--ca-cert", options.ca_cert,
+                    "CA file trusted besides the system's (replaces [Proxy] caCertFiles)")
         ->check(CLI::ExistingFile);
     command.add_option("--request-timeout", options.request_timeout,
                        "Timeout of one upstream attempt (default 30s)");
@@ -90,7 +94,17 @@ UpstreamSettings resolve_upstream_settings(const UpstreamOptions& options) {
     SenderOptions& sender = settings.sender;
     sender.events_uri = std::move(resolved->events_uri);
     sender.proxy = std::move(resolved->proxy);
-    sender.ca_cert = std::move(resolved->ca_cert);
+    sender.ca_cert_files = std::move(resolved->ca_cert_files);
+    // Checked here so that a proxy or CA file that cannot work stops the start (exit 78), as
+    // Relay refuses to start then; the sender would only fail every attempt.
+    if (auto proxy = curl_proxy_for(sender.proxy); !proxy) {
+        throw ConfigError(proxy.error().message);
+    }
+    if (!sender.ca_cert_files.empty()) {
+        if (auto bundle = ca_bundle_with(sender.ca_cert_files); !bundle) {
+            throw ConfigError(bundle.error().message);
+        }
+    }
     // Flags only: Relay's configuration has no say in these.
     sender.gzip = !options.no_gzip;
     sender.gzip_level = options.gzip_level;

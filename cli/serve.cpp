@@ -1,6 +1,7 @@
 #include "serve.hpp"
 
 #include "exit_status.hpp"
+#include "metrics_listener.hpp"
 #include "signal_watcher.hpp"
 
 #include "core/config/ignored_settings.hpp"
@@ -19,6 +20,7 @@
 #include "core/upstream/sender.hpp"
 #include "core/util/byte_size.hpp"
 #include "core/util/duration.hpp"
+#include "core/util/url_mask.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -47,6 +49,26 @@ std::string_view signal_name(int signal) {
     }
 }
 
+// Why events dropped during the shutdown were lost, for its log line.
+std::string describe_shutdown_drop(DropReason reason, std::chrono::milliseconds shutdown_timeout) {
+    switch (reason) {
+    case DropReason::retries_exhausted:
+        return "refused by the upstream until the last retry";
+    case DropReason::shutdown:
+        return "still undelivered when --shutdown-timeout (" +
+               util::format_duration(shutdown_timeout) + ") ran out";
+    case DropReason::queue_full:
+        return "over --max-pending";
+    case DropReason::rejected:
+        return "refused for their credential";
+    case DropReason::too_large:
+        return "refused as too large (413)";
+    case DropReason::count:
+        break;
+    }
+    return std::string(to_string(reason));
+}
+
 // The flags of serve that Relay's configuration can also give, as values; throws
 // CLI::ValidationError for one that does not parse.
 ServeFlags serve_flags(const ServeOptions& options) {
@@ -59,6 +81,13 @@ ServeFlags serve_flags(const ServeOptions& options) {
         flags.batch_size = options.batch.batch_size;
     }
     flags.no_forward = options.no_forward;
+    flags.offline = options.offline;
+    flags.tls_cert = options.tls_cert;
+    flags.tls_key = options.tls_key;
+    if (options.tls_min_version) {
+        flags.tls_min_version =
+            *options.tls_min_version == "1.3" ? TlsVersion::tls1_3 : TlsVersion::tls1_2;
+    }
     return flags;
 }
 
@@ -82,18 +111,28 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
     command->add_option("--capture", options.capture,
                         "Append every accepted post to FILE (evrelay-capture/1), - for stdout");
     command->add_flag("--offline", options.offline,
-                      "Relay's offline mode: answer 202 to every post and discard it");
+                      "Relay's offline mode: answer 202 to every post and discard it (also "
+                      "[OfflineMode] fileDataSource / FILE_DATA_SOURCE)");
     command->add_option(
         "--shutdown-timeout", options.shutdown_timeout,
         "On SIGTERM/SIGINT, how long to finish requests and deliveries (default 10s)");
     auto* cert =
         command
-            ->add_option("--tls-cert", options.tls_cert, "Serve HTTPS with this certificate (PEM)")
+            ->add_option("--tls-cert", options.tls_cert,
+                         "Serve HTTPS with this certificate (PEM); else [Main] tlsCert / TLS_CERT "
+                         "when tlsEnabled / TLS_ENABLED")
             ->check(CLI::ExistingFile);
-    auto* key = command->add_option("--tls-key", options.tls_key, "Private key of --tls-cert (PEM)")
+    auto* key = command
+                    ->add_option("--tls-key", options.tls_key,
+                                 "Private key of --tls-cert (PEM); else [Main] tlsKey / TLS_KEY")
                     ->check(CLI::ExistingFile);
     cert->needs(key);
     key->needs(cert);
+    command
+        ->add_option("--tls-min-version", options.tls_min_version,
+                     "Oldest TLS version accepted: 1.2 (default) or 1.3 ([Main] tlsMinVersion / "
+                     "TLS_MIN_VERSION)")
+        ->check(CLI::IsMember({"1.2", "1.3"}));
     command->add_option("--header-timeout", options.header_timeout,
                         "A request's headers must arrive within this (default 30s)");
     command->add_option("--body-timeout", options.body_timeout,
@@ -110,10 +149,24 @@ void add_serve_command(CLI::App& app, ServeOptions& options) {
         "--spool", options.spool,
         "Spool directory: payloads that cannot be delivered, and what is left at shutdown, are "
         "kept there for `evrelay flush` (with --no-forward: every post)");
+    auto* durable =
+        command
+            ->add_flag("--durable", options.durable,
+                       "Append every post to the spool and fsync before answering 202 (needs "
+                       "--spool)")
+            ->needs(spool);
     command
-        ->add_flag("--durable", options.durable,
-                   "Append every post to the spool and fsync before answering 202 (needs --spool)")
-        ->needs(spool);
+        ->add_option("--durable-timeout", options.durable_timeout,
+                     "Answer 503 to a durable post not on disk within this (the post is still "
+                     "written; the SDK's retry is answered once it is); 0 = wait (default 5s)")
+        ->needs(durable);
+    command
+        ->add_option("--payload-ids", options.payload_ids,
+                     "How a forwarding --durable serve sends its spooled posts: new (default; "
+                     "batch is the same) in batches under new IDs recorded before sending; "
+                     "preserve: each post its own request under the SDK's payload ID")
+        ->check(CLI::IsMember({"new", "batch", "preserve"}))
+        ->needs(durable);
     command->add_option("--spool-segment-bytes", options.spool_segment_bytes,
                         "Close a spool segment at this size (default 64MiB)");
     command->add_option("--spool-segment-age", options.spool_segment_age,
@@ -150,12 +203,16 @@ int run_serve(const ServeOptions& options) {
     const auto shutdown_timeout = duration_flag("--shutdown-timeout", options.shutdown_timeout);
     const std::size_t max_body = size_flag("--max-body", options.max_body);
 
+    for (const auto& warning : serve_config->warnings) {
+        spdlog::warn("config: {}", warning);
+    }
+    const bool offline = serve_config->offline;
     const bool no_forward = !serve_config->forward;
     if (serve_config->forward_off_by_config && !options.no_forward) {
         spdlog::info(
             "serve: sendEvents/USE_EVENTS is false; events are accepted but not forwarded");
     }
-    if (settings.environments.environments.empty() && !options.offline) {
+    if (settings.environments.environments.empty() && !offline) {
         throw ConfigError("no environments: give --sdk-key, --mobile-key or --env-id, or --config "
                           "(or LD_ENV_<name> variables)");
     }
@@ -177,7 +234,7 @@ int run_serve(const ServeOptions& options) {
     std::atomic<SpoolDrainer*> drainer_to_wake{nullptr};
     std::unique_ptr<SpoolWriter> spool_writer;
     std::unique_ptr<SpoolDrainer> drainer;
-    const bool forwarding = !no_forward && !options.offline;
+    const bool forwarding = !no_forward && !offline;
     if (options.spool) {
         auto opened = SpoolDirectory::open(*options.spool);
         if (!opened) {
@@ -226,8 +283,9 @@ int run_serve(const ServeOptions& options) {
     // SPEC §8: schema 1–2 and Unsummarized posts leave as schema 4. Flag data is polled all along
     // only when something is forwarded.
     Summarisation summarisation(
-        options.flag_data, settings.config.base_uri.value_or(""), flag_poller_options(settings.sender),
-        environments, &dispatcher, [&sender] { return sender.upstream_date(); },
+        options.flag_data, settings.config.base_uri.value_or(""),
+        flag_poller_options(settings.sender), environments, &dispatcher,
+        [&sender] { return sender.upstream_date(); },
         forwarding ? FlagPolling::continuous : FlagPolling::on_first_use);
     // Every flush, summaries first: a summary leaves with the flush of its queue.
     const auto flush_all = [&summarisation, &dispatcher] {
@@ -240,9 +298,11 @@ int run_serve(const ServeOptions& options) {
         delivery_options.max_events_per_payload = publisher_options.batch_size;
         // A durable serve's spool lines are posts that were never sent: they go upstream in
         // batches, as posts do from memory (each batch recorded before it is sent, so a crash
-        // re-sends it under its ID). Lines a non-durable serve spooled were sent and failed:
-        // they keep their IDs, in case the upstream got them after all.
-        delivery_options.rebatch = options.durable;
+        // re-sends it under its ID) — or, --payload-ids preserve, each under the SDK's own ID,
+        // so that the upstream de-duplicates an SDK retry another instance took. Lines a
+        // non-durable serve spooled were sent and failed: they keep their IDs, in case the
+        // upstream got them after all.
+        delivery_options.rebatch = options.durable && options.payload_ids != "preserve";
         delivery_options.max_bytes_per_payload = publisher_options.batch_bytes;
         delivery_options.command = "serve";
         delivery_options.summarise_payload = [&summarisation](Payload& payload) {
@@ -260,9 +320,19 @@ int run_serve(const ServeOptions& options) {
     InboundHandlerOptions handler_options;
     handler_options.max_body_bytes = max_body;
     handler_options.no_forward = no_forward;
-    handler_options.offline = options.offline;
+    handler_options.offline = offline;
+    handler_options.status.disconnected_status_time = serve_config->disconnected_status_time;
+    handler_options.metric_prefix = serve_config->metric_prefix;
     if (spool_writer && (no_forward || options.durable)) {
         handler_options.spool_posts = spool_writer.get();
+    }
+    if (options.durable) {
+        handler_options.durable_timeout =
+            duration_flag("--durable-timeout", options.durable_timeout);
+        if (!forwarding && options.payload_ids == "preserve") {
+            spdlog::warn("serve: --payload-ids preserve has no effect without forwarding; "
+                         "`evrelay flush` sends this spool, each line under its own ID by default");
+        }
     }
     handler_options.flush = flush_all;
     handler_options.summarise = [&summarisation](const std::string& env_name, SdkKind sdk,
@@ -273,9 +343,15 @@ int run_serve(const ServeOptions& options) {
     handler_options.runtime_status = [&] {
         RuntimeStatus status;
         status.upstream_state = std::string(to_string(upstream_state.state()));
+        status.upstream_state_since = upstream_state.since();
         status.queued_events = dispatcher.queued_events();
         status.in_flight_bytes = sender.in_flight_bytes();
         status.pending_payloads = sender.pending_payloads();
+        std::vector<std::string> env_names;
+        for (const Environment& environment : environments.all()) {
+            env_names.push_back(environment.name.empty() ? environment.env_id : environment.name);
+        }
+        status.summarisation = summarisation.status(env_names);
         return status;
     };
     InboundHandler handler(environments, dispatcher, counters, capture.get(), handler_options);
@@ -288,8 +364,11 @@ int run_serve(const ServeOptions& options) {
     server_options.body_timeout = duration_flag("--body-timeout", options.body_timeout);
     server_options.idle_timeout = duration_flag("--idle-timeout", options.idle_timeout);
     server_options.max_connections = options.max_clients;
-    server_options.tls_cert_file = options.tls_cert.value_or("");
-    server_options.tls_key_file = options.tls_key.value_or("");
+    server_options.tls_cert_file = serve_config->tls_cert;
+    server_options.tls_key_file = serve_config->tls_key;
+    server_options.tls_min_version = serve_config->tls_min_version == TlsVersion::tls1_3
+                                         ? TlsMinVersion::tls1_3
+                                         : TlsMinVersion::tls1_2;
     // A durable post holds no server thread while its fsync runs (HttpResponse::later): the
     // default thread count suits --durable as it is.
     server_options.threads = options.threads;
@@ -300,20 +379,38 @@ int run_serve(const ServeOptions& options) {
     // complete them before the server is destroyed, whichever way this function ends.
     struct CompleteSpoolFirst {
         SpoolWriter* writer;
+        InboundHandler& handler;
         ~CompleteSpoolFirst() {
             if (writer != nullptr) {
                 writer->close();
             }
+            handler.stop_deadlines(); // a --durable-timeout answer may be on its way
         }
-    } complete_spool_first{handler_options.spool_posts};
+    } complete_spool_first{handler_options.spool_posts, handler};
 
+    // [Prometheus]: its own port, opened first so that a failure leaves nothing running. Declared
+    // after the handler, which it calls.
+    std::unique_ptr<MetricsListener> prometheus;
+    if (serve_config->prometheus) {
+        auto started = MetricsListener::start(options.bind, serve_config->prometheus_port, handler);
+        if (!started) {
+            spdlog::error("serve: [Prometheus] port: {}", started.error().message);
+            return started.error().kind == ErrorKind::config ? exit_status::config
+                                                             : exit_status::other;
+        }
+        prometheus = std::move(*started);
+        spdlog::info("serve: Prometheus metrics on {}:{}/metrics", options.bind,
+                     prometheus->port());
+    }
     const auto bound = server.listen();
     if (!bound) {
         spdlog::error("serve: {}", bound.error().message);
         return bound.error().kind == ErrorKind::config ? exit_status::config : exit_status::other;
     }
     spdlog::info("serve: listening on {}:{}{}", options.bind, *bound,
-                 server_options.tls_cert_file.empty() ? "" : " (TLS)");
+                 server_options.tls_cert_file.empty()
+                     ? ""
+                     : fmt::format(" (TLS {}+)", to_string(serve_config->tls_min_version)));
     if (spool_directory) {
         spdlog::info("serve: spool {}{}{}", spool_directory->root().string(),
                      options.durable ? " (durable: every post is on disk before its 202)" : "",
@@ -322,9 +419,9 @@ int run_serve(const ServeOptions& options) {
     }
     spdlog::info("serve: {} environment(s); flush every {}; {}",
                  settings.environments.environments.size(), util::format_duration(flush_interval),
-                 options.offline ? "offline (everything discarded)"
-                 : no_forward    ? "not forwarding (--no-forward)"
-                                 : "forwarding to " + settings.sender.events_uri);
+                 offline      ? "offline (everything discarded)"
+                 : no_forward ? "not forwarding (--no-forward)"
+                              : "forwarding to " + util::mask_url_credentials(settings.sender.events_uri));
 
     // SPEC §3: every flush interval, each non-empty queue becomes one payload.
     server.every(flush_interval, flush_all);
@@ -335,6 +432,8 @@ int run_serve(const ServeOptions& options) {
 
     std::atomic<bool> stopping{false};
     std::chrono::steady_clock::time_point deadline{};
+    // Events dropped before the stop began, by reason: what the shutdown loses is the rest.
+    CounterRegistry::Totals before_stop;
     // Run on a server thread (HttpServer::post), as the flush timer's calls are.
     const auto on_signal = [&](int signal) {
         switch (signal) {
@@ -371,6 +470,7 @@ int run_serve(const ServeOptions& options) {
             }
             spdlog::info("serve: {} received; stopping", signal_name(signal));
             deadline = std::chrono::steady_clock::now() + shutdown_timeout;
+            before_stop = counters.totals();
             // Stop accepting, let sessions answer the requests in hand (their events are then
             // queued), and end run() — all within the shutdown timeout.
             server.shutdown(shutdown_timeout);
@@ -383,6 +483,12 @@ int run_serve(const ServeOptions& options) {
     });
 
     server.run();
+    if (prometheus) {
+        prometheus->stop();
+    }
+    if (!stopping.load()) {
+        before_stop = counters.totals();
+    }
 
     // STYLE §7: the shutdown sequence. run() returned: no handler runs any more, so no event
     // can arrive after the queues are closed.
@@ -422,12 +528,26 @@ int run_serve(const ServeOptions& options) {
         spool_writer->close();
     }
 
+    // Shutdown honesty: events accepted but neither delivered nor kept in a spool since the stop
+    // began (at the last retry, when --shutdown-timeout ran out, or a failed spool write) make
+    // the exit status 75, whatever their reason. Drops during the run were logged then.
     const auto totals = counters.totals();
-    const auto lost = totals.dropped_by_reason[static_cast<std::size_t>(DropReason::shutdown)];
+    std::uint64_t lost = 0;
+    std::string reasons;
+    for (std::size_t reason = 0; reason < totals.dropped_by_reason.size(); ++reason) {
+        const std::uint64_t dropped =
+            totals.dropped_by_reason[reason] - before_stop.dropped_by_reason[reason];
+        if (dropped > 0) {
+            lost += dropped;
+            reasons += fmt::format(
+                "{}{} {}", reasons.empty() ? "" : ", ", dropped,
+                describe_shutdown_drop(static_cast<DropReason>(reason), shutdown_timeout));
+        }
+    }
     if (lost > 0) {
-        spdlog::error("serve: {} event(s) lost at shutdown: the upstream did not take them within "
-                      "--shutdown-timeout ({})",
-                      lost, util::format_duration(shutdown_timeout));
+        spdlog::error("serve: {} event(s) lost at shutdown: {}; {}", lost, reasons,
+                      spool_writer ? "the spool could not keep them"
+                                   : "without --spool nothing keeps them");
     }
     if (totals.spooled > 0 || (spool_writer && spool_writer->lines_written() > 0)) {
         spdlog::info("serve: {} post(s) or payload(s) written to the spool {}; `evrelay flush {}` "

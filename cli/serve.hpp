@@ -22,6 +22,7 @@ struct ServeOptions {
     std::string shutdown_timeout = "10s";
     std::optional<std::string> tls_cert;
     std::optional<std::string> tls_key;
+    std::optional<std::string> tls_min_version; // "1.2" or "1.3"
     std::string header_timeout = "30s";
     std::string body_timeout = "30s";
     std::string idle_timeout = "60s";
@@ -29,6 +30,8 @@ struct ServeOptions {
     int threads = 0;                  // 0 = one per core
     std::optional<std::string> spool; // DIR (SPEC §7)
     bool durable = false;
+    std::string payload_ids = "new";    // the durable drain: new (batches) or preserve
+    std::string durable_timeout = "5s"; // a durable post not on disk by then: 503
     std::string spool_segment_bytes = "64MiB";
     std::string spool_segment_age = "1m";
     bool batch_size_given = false; // set by the flag: otherwise [Events] capacity applies

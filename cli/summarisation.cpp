@@ -31,7 +31,7 @@ FlagDataPollerOptions flag_poller_options(const SenderOptions& sender) {
     poller.connect_timeout = sender.connect_timeout;
     poller.request_timeout = sender.request_timeout;
     poller.proxy = sender.proxy;
-    poller.ca_cert = sender.ca_cert;
+    poller.ca_cert_files = sender.ca_cert_files;
     return poller;
 }
 
@@ -141,12 +141,44 @@ void Summarisation::reload() {
     }
     spdlog::info("flag data: SIGHUP: {} flag(s) read from {}", (*data)->flags.size(),
                  *m_flags_file);
-    m_store.set_shared(std::move(*data), "file " + *m_flags_file,
-                       std::chrono::system_clock::now());
+    m_store.set_shared(std::move(*data), "file " + *m_flags_file, std::chrono::system_clock::now());
 }
 
-std::string Summarisation::source_description() const {
-    return m_flags_file ? "file " + *m_flags_file : "polled";
+std::vector<SummarisationStatus>
+Summarisation::status(const std::vector<std::string>& env_names) const {
+    const auto hub_stats = m_hub ? m_hub->all_stats() : std::map<std::string, SummaryStats>{};
+    const auto payload_counts = m_payloads->counts();
+    const auto now = std::chrono::system_clock::now();
+    std::vector<SummarisationStatus> statuses;
+    for (const std::string& env : env_names) {
+        SummarisationStatus status;
+        status.env = env;
+        if (auto it = hub_stats.find(env); it != hub_stats.end()) {
+            status.input_events += it->second.summarised_input;
+            status.summary_events += it->second.summary_events;
+            status.index_events += it->second.index_events;
+            status.feature_events += it->second.feature_events;
+            status.debug_events += it->second.debug_events;
+        }
+        if (auto it = payload_counts.find(env); it != payload_counts.end()) {
+            status.input_events += it->second.events.input;
+            status.summary_events += it->second.summaries;
+            status.index_events += it->second.events.index_out;
+            status.feature_events += it->second.events.feature_out;
+            status.debug_events += it->second.events.debug_out;
+        }
+        const FlagDataStatus flags = m_store.status(env);
+        status.flag_data_source = flags.source;
+        status.flag_data_loaded = flags.loaded;
+        status.flag_count = flags.flag_count;
+        if (flags.updated) {
+            status.flag_data_age_seconds =
+                std::chrono::duration<double>(now - *flags.updated).count();
+        }
+        status.flag_data_error = flags.last_error;
+        statuses.push_back(std::move(status));
+    }
+    return statuses;
 }
 
 } // namespace evrelay

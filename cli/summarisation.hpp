@@ -1,13 +1,14 @@
 #pragma once
 
 #include "core/flags/flag_store.hpp"
+#include "core/inbound/status_report.hpp"
 #include "core/model/environment.hpp"
 #include "core/model/payload.hpp"
 #include "core/pipeline/dispatcher.hpp"
 #include "core/summary/payload_summarizer.hpp"
 #include "core/summary/summary_hub.hpp"
-#include "core/upstream/sender.hpp"
 #include "core/upstream/flag_data_poller.hpp"
+#include "core/upstream/sender.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -67,8 +68,8 @@ class Summarisation {
     void summarise_payload(Payload& payload);
     // SIGHUP: the --flags file is read again; on failure the old data is kept (logged).
     void reload();
-    // The flag data's source per environment, for logs ("file PATH" / "poll URL").
-    std::string source_description() const;
+    // What /status and /metrics say per environment (SPEC §8, issue 11 item 5).
+    std::vector<SummarisationStatus> status(const std::vector<std::string>& env_names) const;
 
   private:
     std::shared_ptr<const FlagData> flag_data_for(const std::string& env_name);

@@ -15,20 +15,30 @@
 //   have a `kind` of their own (`"reason":{"kind":"RULE_MATCH",…}`). A body that is not a JSON
 //   array is counted as `other_bodies` (diagnostic events are objects) and a body whose brackets
 //   do not balance, or with invalid UTF-8 or an unclosed string, as `bad_bodies`.
+//   Counting is by payload ID, as the events service de-duplicates: a body answered 2xx whose
+//   `X-LaunchDarkly-Payload-ID` was answered 2xx before is not counted again in `events` but in
+//   `duplicate_payloads` / `duplicate_events` (a sender's retry of a payload whose answer it
+//   missed, or a spool re-sending what a crash interrupted). A body answered anything else is
+//   read and not counted (`refused`). The --count-summary counts follow the same rule.
 // - With --count-summary (bench/serve.sh's summarising mode; implies --count-events) it also
 //   parses every body (a simdjson DOM parse: the summarised output is a few small events per post,
 //   so this costs little) and counts the events by kind, and adds up the `count` of every counter
 //   of every `summary` event: the evaluations the upstream was told about, which the benchmark
 //   compares with the `feature` events it posted (each must be counted exactly once).
+// - With --flap STATUS:SECONDS[,STATUS:SECONDS...] (bench/soak.sh) it answers POSTs with each
+//   status in turn for its number of seconds, cycling (e.g. 202:20,503:10: 20 s up, 10 s down),
+//   until `GET /steady`, after which it answers 202 again.
 //
-//   bench_sink [--port N] [--count-events] [--count-summary]
+//   bench_sink [--port N] [--count-events] [--count-summary] [--flap STATUS:SECONDS,...]
 //       (port 0 or absent: an ephemeral port; prints "port=N" once listening)
 //
 // `GET /stats` answers one line (the POSTs so far), and the same line goes to stderr on SIGTERM:
-//   requests=N body_bytes=N                     (bytes as received)
+//   requests=N refused=N body_bytes=N                     (bytes as received)
 // or, with --count-events,
-//   requests=N body_bytes=N wire_bytes=N events=N gzip_bodies=N other_bodies=N bad_bodies=N
-// (body_bytes after gunzip, wire_bytes as received), and with --count-summary, after those,
+//   requests=N refused=N body_bytes=N wire_bytes=N events=N gzip_bodies=N other_bodies=N
+//   bad_bodies=N duplicate_payloads=N duplicate_events=N
+// (requests: every POST, refused included; body_bytes after gunzip, wire_bytes as received; the
+// counts after `refused` are of bodies answered 2xx), and with --count-summary, after those,
 //   kind_feature=N kind_debug=N kind_index=N kind_identify=N kind_custom=N kind_summary=N
 //   kind_other=N summary_count=N unknown_count=N summary_bad=N
 // (kind_other: any other kind, or an element without a string `kind`; summary_count: the sum of
@@ -43,6 +53,7 @@
 #include <arpa/inet.h>
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -55,8 +66,11 @@
 #include <string_view>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 namespace {
 
@@ -74,12 +88,15 @@ constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 struct Totals {
     std::uint64_t requests = 0;
+    std::uint64_t refused = 0; // answered with a status other than 2xx (--flap)
     std::uint64_t body_bytes = 0;
     std::uint64_t wire_bytes = 0;
     std::uint64_t events = 0;
     std::uint64_t gzip_bodies = 0;
     std::uint64_t other_bodies = 0;
     std::uint64_t bad_bodies = 0;
+    std::uint64_t duplicate_payloads = 0;
+    std::uint64_t duplicate_events = 0;
 };
 
 // --count-summary
@@ -101,6 +118,62 @@ KindTotals g_kinds;
 bool g_count_events = false;  // --count-events; otherwise bodies are discarded as they arrive
 bool g_count_summary = false; // --count-summary (sets g_count_events too)
 volatile std::sig_atomic_t g_stop = 0;
+// Payload IDs answered 2xx so far (--count-events).
+std::unordered_set<std::string> g_delivered_ids;
+
+// --flap: the statuses answered in turn, each for its number of seconds, from the start.
+struct FlapPhase {
+    int status = 202;
+    double seconds = 0;
+};
+std::vector<FlapPhase> g_flap;
+double g_flap_started = 0;
+bool g_steady = false; // GET /steady: the flapping is over
+
+double monotonic_seconds() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// The status the POST being answered now gets.
+int current_status() {
+    if (g_flap.empty() || g_steady) {
+        return 202;
+    }
+    double cycle = 0;
+    for (const FlapPhase& phase : g_flap) {
+        cycle += phase.seconds;
+    }
+    double at = std::fmod(monotonic_seconds() - g_flap_started, cycle);
+    for (const FlapPhase& phase : g_flap) {
+        if (at < phase.seconds) {
+            return phase.status;
+        }
+        at -= phase.seconds;
+    }
+    return g_flap.back().status;
+}
+
+// Parses "202:20,503:10"; false when it is not that.
+bool parse_flap(std::string_view text) {
+    while (!text.empty()) {
+        const std::size_t comma = text.find(',');
+        const std::string phase(text.substr(0, comma));
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        char* end = nullptr;
+        const long status = std::strtol(phase.c_str(), &end, 10);
+        if (*end != ':' || status < 200 || status > 599) {
+            return false;
+        }
+        const double seconds = std::strtod(end + 1, &end);
+        if (*end != '\0' || !(seconds > 0)) {
+            return false;
+        }
+        g_flap.push_back({static_cast<int>(status), seconds});
+    }
+    return !g_flap.empty();
+}
 
 enum class State { head, body_length, chunk_size, chunk_data, chunk_data_end, trailers };
 
@@ -142,8 +215,10 @@ struct Connection {
     BodyBuffer body;  // counting only
     std::uint64_t remaining = 0;
     std::size_t last_body_size = 0; // of the previous request: sizes the next head read
+    std::string payload_id;         // X-LaunchDarkly-Payload-ID, counting only
     bool gzip = false;
     bool is_stats = false;
+    bool is_steady = false;
     bool close_after = false;
     bool closing = false;
     bool watching_out = false; // EPOLLOUT registered
@@ -152,6 +227,7 @@ struct Connection {
 
 std::string stats_line() {
     std::string line = "requests=" + std::to_string(g_totals.requests) +
+                       " refused=" + std::to_string(g_totals.refused) +
                        " body_bytes=" + std::to_string(g_totals.body_bytes);
     if (!g_count_events) {
         return line + "\n";
@@ -160,7 +236,9 @@ std::string stats_line() {
             " events=" + std::to_string(g_totals.events) +
             " gzip_bodies=" + std::to_string(g_totals.gzip_bodies) +
             " other_bodies=" + std::to_string(g_totals.other_bodies) +
-            " bad_bodies=" + std::to_string(g_totals.bad_bodies);
+            " bad_bodies=" + std::to_string(g_totals.bad_bodies) +
+            " duplicate_payloads=" + std::to_string(g_totals.duplicate_payloads) +
+            " duplicate_events=" + std::to_string(g_totals.duplicate_events);
     if (g_count_summary) {
         line += " kind_feature=" + std::to_string(g_kinds.feature) +
                 " kind_debug=" + std::to_string(g_kinds.debug) +
@@ -202,13 +280,14 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-// Counts the elements of a JSON array body; `body` may be grown for simdjson's padding.
+// Counts the elements of a JSON array body (returned; a body that is not an array, or not whole,
+// is counted in other_bodies / bad_bodies and returns 0); `body` has simdjson's padding.
 // simdjson's stage 1 (the runtime-dispatched SIMD kernel of its DOM parser) indexes the body's
 // structural characters — which also checks UTF-8 and that every string is closed — and a walk
 // of that index counts the '{' that open depth 2. A full validation (a DOM parse) would cost the
 // sink three times as much CPU, taken from the two cores it shares with serve and wrk; serve's
 // output is validated by its own tests, the sink only has to count exactly.
-void count_events(const char* body, std::size_t size) {
+std::uint64_t count_events(const char* body, std::size_t size) {
     // +1 for the characters that open an array or object, -1 for those that close one.
     static constexpr std::array<std::int8_t, 256> k_depth_change = [] {
         std::array<std::int8_t, 256> table{};
@@ -220,19 +299,19 @@ void count_events(const char* body, std::size_t size) {
     if ((parser.capacity() < size || !parser.implementation) &&
         parser.allocate(std::max(size, parser.capacity() * 2)) != simdjson::SUCCESS) {
         ++g_totals.bad_bodies;
-        return;
+        return 0;
     }
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(body);
     if (parser.implementation->stage1(bytes, size, simdjson::stage1_mode::regular) !=
         simdjson::SUCCESS) {
         ++g_totals.bad_bodies;
-        return;
+        return 0;
     }
     const std::uint32_t* index = parser.implementation->structural_indexes.get();
     const std::uint32_t count = parser.implementation->n_structural_indexes;
     if (body[index[0]] != '[') {
         ++g_totals.other_bodies;
-        return;
+        return 0;
     }
     // Branch-free: most entries are strings, and a switch on the character mispredicts.
     int depth = 0;
@@ -244,9 +323,9 @@ void count_events(const char* body, std::size_t size) {
     }
     if (depth != 0) {
         ++g_totals.bad_bodies;
-        return;
+        return 0;
     }
-    g_totals.events += events;
+    return events;
 }
 
 // Adds the counters of one summary event ({"kind":"summary","features":{key:{"counters":[{
@@ -324,8 +403,16 @@ void count_body(Connection& c) {
     g_totals.body_bytes += body.size();
     if (body.empty()) {
         ++g_totals.bad_bodies;
+        return;
+    }
+    const std::uint64_t events = count_events(body.data(), body.size());
+    // The events service counts a payload ID once: a second 2xx for it is a duplicate.
+    if (!c.payload_id.empty() && !g_delivered_ids.insert(c.payload_id).second) {
+        ++g_totals.duplicate_payloads;
+        g_totals.duplicate_events += events;
     } else {
-        count_events(body.data(), body.size());
+        g_totals.events += events;
+        // A duplicate's evaluations were counted with its first delivery, so only here.
         if (g_count_summary) {
             count_kinds(body.data(), body.size());
         }
@@ -333,10 +420,15 @@ void count_body(Connection& c) {
 }
 
 void finish_request(Connection& c) {
-    if (c.is_stats) {
-        const std::string body = stats_line();
+    if (c.is_stats || c.is_steady) {
+        g_steady = g_steady || c.is_steady;
+        const std::string body = c.is_stats ? stats_line() : std::string("steady\n");
         c.out += "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
                  std::to_string(body.size()) + "\r\n\r\n" + body;
+    } else if (const int status = current_status(); status < 200 || status > 299) {
+        ++g_totals.requests;
+        ++g_totals.refused;
+        c.out += "HTTP/1.1 " + std::to_string(status) + " Refused\r\nContent-Length: 0\r\n\r\n";
     } else {
         ++g_totals.requests;
         if (g_count_events) {
@@ -359,6 +451,8 @@ void start_request(Connection& c) {
     const std::size_t first_end = head.find("\r\n");
     const std::string_view request_line = head.substr(0, first_end);
     c.is_stats = request_line.substr(0, 11) == "GET /stats ";
+    c.is_steady = request_line.substr(0, 12) == "GET /steady ";
+    c.payload_id.clear();
     c.close_after = request_line.ends_with("HTTP/1.0");
     c.gzip = false;
     bool chunked = false;
@@ -377,6 +471,8 @@ void start_request(Connection& c) {
             c.gzip = iequals_prefix(trim(field.substr(17)), "gzip");
         } else if (iequals_prefix(field, "expect:")) {
             expect_continue = iequals_prefix(trim(field.substr(7)), "100-continue");
+        } else if (g_count_events && iequals_prefix(field, "x-launchdarkly-payload-id:")) {
+            c.payload_id = trim(field.substr(26));
         } else if (iequals_prefix(field, "connection:")) {
             c.close_after = iequals_prefix(trim(field.substr(11)), "close");
         }
@@ -522,8 +618,17 @@ int main(int argc, char** argv) {
         } else if (arg == "--count-summary") {
             g_count_events = true;
             g_count_summary = true;
+        } else if (arg == "--flap" && i + 1 < argc) {
+            if (!parse_flap(argv[++i])) {
+                std::fprintf(stderr,
+                             "--flap: expected STATUS:SECONDS[,STATUS:SECONDS...], got '%s'\n",
+                             argv[i]);
+                return 64;
+            }
         } else {
-            std::fprintf(stderr, "usage: %s [--port N] [--count-events] [--count-summary]\n",
+            std::fprintf(stderr,
+                         "usage: %s [--port N] [--count-events] [--count-summary] "
+                         "[--flap STATUS:SECONDS,...]\n",
                          argv[0]);
             return 64;
         }
@@ -547,6 +652,7 @@ int main(int argc, char** argv) {
     }
     socklen_t length = sizeof address;
     ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    g_flap_started = monotonic_seconds();
     std::printf("port=%d\n", ntohs(address.sin_port));
     std::fflush(stdout);
 

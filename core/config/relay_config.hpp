@@ -13,42 +13,78 @@
 
 namespace evrelay {
 
+// Relay's tlsMinVersion values ("1.0" … "1.3").
+enum class TlsVersion { tls1_0, tls1_1, tls1_2, tls1_3 };
+std::string_view to_string(TlsVersion version); // "1.2"
+
+// Why evrelay does not act on a Relay setting (the reasons of relay_settings.hpp's table);
+// ignored_settings() names each setting given under one warn-level line per reason.
+enum class IgnoredBecause {
+    honoured,      // not ignored: evrelay acts on it
+    flag_delivery, // streams, polling, evaluation, big segments: Relay's flag side
+    exit_on_error, // evrelay connects to nothing at start-up
+    usage_metrics, // evrelay sends no usage metrics of its own
+    log_level,     // evrelay's log level is the global --log-level
+    data_store,    // [Redis], [DynamoDB], [Consul], prefix, tableName
+    exporter,      // [Datadog], [Stackdriver], [OpenCensus]
+    auto_config,   // [AutoConfig], [OfflineMode]: Relay Enterprise's environment sources
+    inline_users,  // schema-4 output has no inline users
+    sampling,      // Relay 5's samplingInterval
+    unknown,       // not a Relay 6 setting at all (a typo?)
+};
+
+// A setting the configuration gave that evrelay does not act on: its name as given ("[Redis]
+// host", "[Environment \"prod\"] secureMode", "LD_PREFIX_prod") and why.
+struct IgnoredSetting {
+    std::string name;
+    IgnoredBecause reason = IgnoredBecause::unknown;
+    bool operator==(const IgnoredSetting&) const = default;
+};
+
 // What the Relay Proxy's configuration file and environment variables can say (SPEC §9).
 // Every field is optional so that sources can be layered: flags > environment > file > defaults.
 struct RelayConfig {
     std::optional<int> port;
+    std::optional<bool> tls_enabled;
+    std::optional<std::string> tls_cert;
+    std::optional<std::string> tls_key;
+    std::optional<TlsVersion> tls_min_version;
+    std::optional<std::chrono::milliseconds> disconnected_status_time;
     std::optional<bool> send_events;
     std::optional<std::string> events_uri;
     std::optional<std::string> base_uri; // [Main] baseUri: where flag data is polled (SPEC §8)
     std::optional<std::chrono::milliseconds> flush_interval;
     std::optional<std::size_t> capacity;
-    std::optional<bool> inline_users;
     std::optional<std::string> proxy_url;
     std::optional<std::string> proxy_user;
     std::optional<std::string> proxy_password;
+    std::optional<std::string> proxy_domain;
+    std::optional<bool> proxy_ntlm_auth;
     std::vector<std::string> ca_cert_files;
-    std::vector<Environment> environments; // in file order
+    std::optional<bool> prometheus_enabled;
+    std::optional<int> prometheus_port;
+    std::optional<std::string> prometheus_prefix;
+    std::optional<std::string> offline_file_data_source; // [OfflineMode] fileDataSource
+    std::vector<Environment> environments;               // in file order
+    std::vector<IgnoredSetting> ignored; // in the order given (file, then variables)
 
     bool operator==(const RelayConfig&) const = default;
 };
 
-// The keys of the file and the variables, how each is parsed and where it goes, are one table:
-// relay_settings.hpp. `inline_users` is read but not acted on (ignored_settings.hpp).
+// The keys of the file and the variables — those evrelay honours, how each is parsed and where
+// it goes, and those it ignores, with the reason — are one table: relay_settings.hpp.
 
-// Reads Relay's git-config style file (util::GcfgReader): [Main] port; [Events] sendEvents,
-// eventsUri, flushInterval, capacity, inlineUsers; [Environment "NAME"] sdkKey, mobileKey, envId,
-// allowedOrigin, allowedHeader (repeatable); [Proxy] url, user, password, caCertFiles.
-// Unknown sections and keys are ignored (debug log). Errors name the file and line.
+// Reads Relay's git-config style file (util::GcfgReader) through that table. A key of a section
+// whose every setting is ignored takes that section's reason; any other key or section Relay 6
+// does not have is recorded as IgnoredBecause::unknown. Errors name the file and line.
 Result<RelayConfig> read_relay_config_file(const std::string& path);
 Result<RelayConfig> parse_relay_config(std::string_view text, const std::string& source_name);
 
-// Reads Relay's variables: PORT, USE_EVENTS, EVENTS_HOST, EVENTS_FLUSH_INTERVAL,
-// EVENTS_CAPACITY, EVENTS_INLINE_USERS, LD_ENV_<name>, LD_MOBILE_KEY_<name>,
-// LD_CLIENT_SIDE_ID_<name>, LD_ALLOWED_ORIGIN_<name>, LD_ALLOWED_HEADER_<name>, PROXY_URL,
-// PROXY_AUTH_USER, PROXY_AUTH_PASSWORD, PROXY_CA_CERTS. An empty variable counts as unset.
-// `getenv` is injectable for tests; `names` lists the variable names present (for the
-// LD_*_<name> families). Environments come out sorted by name; they are not checked for
-// credentials here (see check_relay_config).
+// Reads Relay's variables through the same table (PORT, TLS_ENABLED, USE_EVENTS, LD_ENV_<name>,
+// PROXY_URL, PROXY_AUTH_NTLM, USE_PROMETHEUS, …; ignored ones such as REDIS_HOST or LD_PREFIX_<name> are
+// recorded in `ignored`). An empty variable counts as unset. `getenv` is injectable for tests;
+// `names` lists the variable names present (for the LD_*_<name> families). Environments come
+// out sorted by name; they are not checked for credentials here (see check_relay_config).
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 Result<RelayConfig> relay_config_from_environment(const std::vector<std::string>& names,
                                                   const EnvLookup& getenv);

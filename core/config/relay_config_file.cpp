@@ -5,9 +5,10 @@
 #include "core/util/file_contents.hpp"
 #include "core/util/gcfg_reader.hpp"
 
-#include <spdlog/spdlog.h>
+#include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace evrelay {
 
@@ -15,8 +16,7 @@ namespace {
 
 class RelayConfigFile {
   public:
-    RelayConfigFile(std::string_view text, const std::string& source)
-        : m_reader(text, source), m_source(source) {}
+    RelayConfigFile(std::string_view text, const std::string& source) : m_reader(text, source) {}
 
     Result<RelayConfig> read() {
         while (true) {
@@ -51,19 +51,43 @@ class RelayConfigFile {
         return make_error(ErrorKind::config, m_reader.located(line, what));
     }
 
-    static bool is_known_section(std::string_view name) {
-        const auto settings = relay_settings();
-        return std::any_of(settings.begin(), settings.end(), [&](const RelaySetting& setting) {
-            return equals_ignoring_case(setting.section, name);
-        });
+    // The rows of a section: none for a section Relay 6 does not have.
+    static std::vector<const RelaySetting*> rows_of(std::string_view section) {
+        std::vector<const RelaySetting*> rows;
+        for (const auto& setting : relay_settings()) {
+            if (equals_ignoring_case(setting.section, section)) {
+                rows.push_back(&setting);
+            }
+        }
+        return rows;
+    }
+
+    // Named once however often the file repeats it.
+    void ignore(std::string name, IgnoredBecause reason) {
+        auto& ignored = m_config.ignored;
+        if (std::none_of(ignored.begin(), ignored.end(),
+                         [&](const IgnoredSetting& known) { return known.name == name; })) {
+            ignored.push_back(IgnoredSetting{std::move(name), reason});
+        }
     }
 
     Result<void> enter_section(const util::GcfgEntry& header) {
         m_section_name = header.section;
-        m_section_known = is_known_section(header.section);
+        const auto rows = rows_of(header.section);
+        m_section_known = !rows.empty();
+        // A section evrelay ignores whole gives its reason to keys the table does not list.
+        m_section_reason = std::nullopt;
+        if (m_section_known && !rows.front()->honoured() &&
+            std::all_of(rows.begin(), rows.end(), [&](const RelaySetting* row) {
+                return row->ignored_because == rows.front()->ignored_because;
+            })) {
+            m_section_reason = rows.front()->ignored_because;
+        }
         if (!m_section_known) {
-            spdlog::debug("config: {}:{}: unknown section \"{}\" ignored", m_source, header.line,
-                          header.section);
+            ignore(header.subsection
+                       ? fmt::format("[{} \"{}\"]", header.section, *header.subsection)
+                       : fmt::format("[{}]", header.section),
+                   IgnoredBecause::unknown);
             return {};
         }
         if (equals_ignoring_case(header.section, k_environment_section)) {
@@ -78,6 +102,15 @@ class RelayConfigFile {
                            fmt::format("section \"{}\" takes no name in quotes", header.section));
         }
         return {};
+    }
+
+    // "[Main] port", "[Environment \"prod\"] sdkKey": a key as messages and warnings name it.
+    std::string name_of(std::string_view section, std::string_view key) const {
+        if (equals_ignoring_case(section, k_environment_section)) {
+            return fmt::format("[{} \"{}\"] {}", section, m_config.environments[m_environment].name,
+                               key);
+        }
+        return fmt::format("[{}] {}", section, key);
     }
 
     // Repeated [Environment "X"] sections add to the same environment, as gcfg does.
@@ -98,7 +131,7 @@ class RelayConfigFile {
 
     const RelaySetting* find_setting(std::string_view key) const {
         for (const auto& setting : relay_settings()) {
-            if (equals_ignoring_case(setting.section, m_section_name) &&
+            if (!setting.key.empty() && equals_ignoring_case(setting.section, m_section_name) &&
                 equals_ignoring_case(setting.key, key)) {
                 return &setting;
             }
@@ -108,12 +141,12 @@ class RelayConfigFile {
 
     Result<void> apply(const util::GcfgEntry& variable) {
         if (!m_section_known) {
-            return {}; // already logged once for the section
+            return {}; // the section is named once, as a whole
         }
         const RelaySetting* setting = find_setting(variable.key);
         if (setting == nullptr) {
-            spdlog::debug("config: {}:{}: unknown key \"{}\" in section \"{}\" ignored", m_source,
-                          variable.line, variable.key, m_section_name);
+            ignore(name_of(m_section_name, variable.key),
+                   m_section_reason.value_or(IgnoredBecause::unknown));
             return {};
         }
         const SettingTarget target{
@@ -123,7 +156,7 @@ class RelayConfigFile {
             // a bare list key empties the list (gcfg's rule).
             switch (setting->bare) {
             case BareKey::means_true:
-                return setting->store(target, "true", variable.key);
+                return setting->store(target, "true", name_of(setting->section, setting->key));
             case BareKey::empties:
                 setting->reset(target);
                 return {};
@@ -133,8 +166,8 @@ class RelayConfigFile {
             return fail_at(variable.line, fmt::format("key \"{}\" needs a value (\"{} = ...\")",
                                                       variable.key, variable.key));
         }
-        const auto stored = setting->store(target, *variable.value,
-                                           fmt::format("{}.{}", m_section_name, variable.key));
+        const auto stored =
+            setting->store(target, *variable.value, name_of(setting->section, setting->key));
         if (!stored) {
             return fail_at(variable.line, stored.error().message);
         }
@@ -142,9 +175,9 @@ class RelayConfigFile {
     }
 
     util::GcfgReader m_reader;
-    const std::string& m_source;
     std::string m_section_name;
     bool m_section_known = false;
+    std::optional<IgnoredBecause> m_section_reason; // the section's rows all have this reason
     std::size_t m_environment = 0;
     std::vector<int> m_environment_lines; // header line of each environment, for messages
     RelayConfig m_config;

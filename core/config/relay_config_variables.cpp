@@ -25,6 +25,34 @@ Result<RelayConfig> relay_config_from_environment(const std::vector<std::string>
     };
 
     for (const auto& setting : relay_settings()) {
+        if (setting.variable.empty()) {
+            continue;
+        }
+        if (!setting.honoured()) {
+            // Recorded (once, by the name it was given) without creating an environment.
+            const auto record = [&](const std::string& name) -> Result<void> {
+                if (const auto value = lookup(name)) {
+                    return setting.store(SettingTarget{config}, *value, name);
+                }
+                return {};
+            };
+            std::vector<std::string> given;
+            if (!setting.variable_is_prefix) {
+                given.emplace_back(setting.variable);
+            }
+            for (const auto& name : names) {
+                if (setting.variable_is_prefix && name.size() > setting.variable.size() &&
+                    name.starts_with(setting.variable)) {
+                    given.push_back(name);
+                }
+            }
+            for (const auto& name : given) {
+                if (auto recorded = record(name); !recorded) {
+                    return tl::unexpected(recorded.error());
+                }
+            }
+            continue;
+        }
         if (setting.per_environment) {
             continue;
         }
@@ -40,7 +68,8 @@ Result<RelayConfig> relay_config_from_environment(const std::vector<std::string>
     std::map<std::string, Environment> environments;
     for (const auto& name : names) {
         for (const auto& setting : relay_settings()) {
-            if (!setting.per_environment || !std::string_view(name).starts_with(setting.variable)) {
+            if (!setting.honoured() || !setting.per_environment ||
+                !std::string_view(name).starts_with(setting.variable)) {
                 continue;
             }
             const auto env_name = name.substr(setting.variable.size());

@@ -60,14 +60,15 @@ Result<std::size_t> parse_capacity(std::string_view text, std::string_view what)
 }
 
 // util::parse_duration also takes Relay's older bare number of seconds.
-Result<std::chrono::milliseconds> parse_flush_interval(std::string_view text,
-                                                       std::string_view what) {
+Result<std::chrono::milliseconds> parse_positive_duration(std::string_view text,
+                                                          std::string_view what) {
     auto value = util::parse_duration(util::trim(text));
     if (!value) {
         return make_error(ErrorKind::config, fmt::format("{}: \"{}\" is not a duration ({})", what,
                                                          text, value.error().message));
     }
-    // A zero interval would make the publisher flush in a busy loop.
+    // A zero flush interval would make the publisher flush in a busy loop; a zero
+    // disconnectedStatusTime would report every passing failure.
     if (value->count() <= 0) {
         return make_error(ErrorKind::config,
                           fmt::format("{}: \"{}\" must be longer than zero", what, text));
@@ -90,6 +91,43 @@ Result<bool> parse_boolean(std::string_view text, std::string_view what) {
         fmt::format("{}: \"{}\" is not a boolean (true/false, yes/no, on/off, 1/0)", what, text));
 }
 
+// Relay's forms of tlsMinVersion (go-configtypes' OptTLSVersion).
+Result<TlsVersion> parse_tls_version(std::string_view text, std::string_view what) {
+    const auto trimmed = util::trim(text);
+    for (const auto version :
+         {TlsVersion::tls1_0, TlsVersion::tls1_1, TlsVersion::tls1_2, TlsVersion::tls1_3}) {
+        if (trimmed == to_string(version)) {
+            return version;
+        }
+    }
+    return make_error(
+        ErrorKind::config,
+        fmt::format("{}: \"{}\" is not a TLS version (1.0, 1.1, 1.2 or 1.3)", what, text));
+}
+
+// Prometheus metric names are [a-zA-Z_:][a-zA-Z0-9_:]*; the prefix starts every name.
+Result<std::optional<std::string>> parse_metric_prefix(std::string_view text,
+                                                       std::string_view what) {
+    const auto trimmed = util::trim(text);
+    if (trimmed.empty()) {
+        return std::nullopt;
+    }
+    const auto allowed = [](char c, bool first) {
+        const bool letter =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+        return letter || (!first && c >= '0' && c <= '9');
+    };
+    for (std::size_t i = 0; i < trimmed.size(); ++i) {
+        if (!allowed(trimmed[i], i == 0)) {
+            return make_error(ErrorKind::config,
+                              fmt::format("{}: \"{}\" cannot start a Prometheus metric name "
+                                          "(letters, digits, '_' and ':'; not a digit first)",
+                                          what, text));
+        }
+    }
+    return std::string(trimmed);
+}
+
 // An empty string means "not set", so that `eventsUri =` falls back to the default.
 Result<std::optional<std::string>> parse_optional_text(std::string_view text, std::string_view) {
     if (text.empty()) {
@@ -98,9 +136,29 @@ Result<std::optional<std::string>> parse_optional_text(std::string_view text, st
     return std::string(text);
 }
 
+// Credentials and CORS values travel in HTTP headers (Authorization, the CORS answers) and
+// paths: a control character in one — from an escape such as "\n", or a stray byte — would end
+// the header early, so it is refused here, where the key or variable can be named (found by
+// tests/fuzz/fuzz_relay_config). The value itself is not shown: it may be a secret.
+Result<void> refuse_control_characters(std::string_view text, std::string_view what) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        if (byte < 0x20 || byte == 0x7f) {
+            return make_error(ErrorKind::config,
+                              fmt::format("{}: control character 0x{:02x} at byte {} (this value "
+                                          "is sent in HTTP headers)",
+                                          what, byte, i));
+        }
+    }
+    return {};
+}
+
 // A credential: kept as written, even empty (check_relay_config then finds an environment
 // without one).
-Result<std::string> parse_text(std::string_view text, std::string_view) {
+Result<std::string> parse_credential(std::string_view text, std::string_view what) {
+    if (auto refused = refuse_control_characters(text, what); !refused) {
+        return tl::unexpected(refused.error());
+    }
     return std::string(text);
 }
 
@@ -120,6 +178,14 @@ Result<std::vector<std::string>> parse_list(std::string_view text, std::string_v
         text.remove_prefix(comma + 1);
     }
     return list;
+}
+
+// allowedOrigin, allowedHeader: a list whose items go into the CORS answers' headers.
+Result<std::vector<std::string>> parse_header_list(std::string_view text, std::string_view what) {
+    if (auto refused = refuse_control_characters(text, what); !refused) {
+        return tl::unexpected(refused.error());
+    }
+    return parse_list(text, what);
 }
 
 template <class T> struct IsVector : std::false_type {};
@@ -158,6 +224,28 @@ template <auto field> void reset(SettingTarget target) {
     field_of<field>(target) = {};
 }
 
+// An ignored setting is recorded under the name it was given by, once; a boolean one only when
+// it asks for something (false, Relay's default, asks for nothing). Its value is not checked:
+// evrelay does nothing with it either way.
+template <IgnoredBecause reason, bool boolean>
+Result<void> record_ignored(SettingTarget target, std::string_view text, std::string_view what) {
+    if (boolean) {
+        if (const auto value = parse_boolean(text, what); value && !*value) {
+            return {};
+        }
+    }
+    auto& ignored = target.config.ignored;
+    const bool known =
+        std::any_of(ignored.begin(), ignored.end(),
+                    [&](const IgnoredSetting& setting) { return setting.name == what; });
+    if (!known) {
+        ignored.push_back(IgnoredSetting{std::string(what), reason});
+    }
+    return {};
+}
+
+void reset_nothing(SettingTarget) {}
+
 // One row of the table: the type of `field` says whether it is per environment and what a bare
 // key means; `parse` must give what the field holds.
 template <auto field, auto parse>
@@ -175,37 +263,138 @@ constexpr RelaySetting setting(std::string_view section, std::string_view key,
                         .key = key,
                         .variable = variable,
                         .per_environment = std::is_same_v<Owner, Environment>,
+                        .variable_is_prefix = std::is_same_v<Owner, Environment>,
                         .bare = bare,
                         .store = &store<field, parse>,
                         .reset = &reset<field>};
 }
+
+// A row evrelay ignores: written bare or with any value, it is recorded with its reason.
+template <IgnoredBecause reason, bool boolean = false>
+constexpr RelaySetting ignored(std::string_view section, std::string_view key,
+                               std::string_view variable, bool variable_is_prefix = false) {
+    return RelaySetting{.section = section,
+                        .key = key,
+                        .variable = variable,
+                        .per_environment = section == k_environment_section,
+                        .variable_is_prefix =
+                            variable_is_prefix || section == k_environment_section,
+                        .bare = BareKey::means_true,
+                        .ignored_because = reason,
+                        .store = &record_ignored<reason, boolean>,
+                        .reset = &reset_nothing};
+}
+
+using enum IgnoredBecause;
+constexpr bool k_boolean = true;
 
 // Relay's names (SPEC §9): a file key is written under its [Section]; the variable of an
 // environment's setting is its prefix followed by the environment's name, verbatim (underscores
 // and dashes included).
 constexpr RelaySetting k_settings[] = {
     setting<&RelayConfig::port, parse_port>("Main", "port", "PORT"),
+    setting<&RelayConfig::tls_enabled, parse_boolean>("Main", "tlsEnabled", "TLS_ENABLED"),
+    setting<&RelayConfig::tls_cert, parse_optional_text>("Main", "tlsCert", "TLS_CERT"),
+    setting<&RelayConfig::tls_key, parse_optional_text>("Main", "tlsKey", "TLS_KEY"),
+    setting<&RelayConfig::tls_min_version, parse_tls_version>("Main", "tlsMinVersion",
+                                                              "TLS_MIN_VERSION"),
+    setting<&RelayConfig::disconnected_status_time, parse_positive_duration>(
+        "Main", "disconnectedStatusTime", "DISCONNECTED_STATUS_TIME"),
+    ignored<flag_delivery>("Main", "streamUri", "STREAM_URI"),
+    // Where flag data for summarising is polled (SPEC §8).
     setting<&RelayConfig::base_uri, parse_optional_text>("Main", "baseUri", "BASE_URI"),
+    ignored<flag_delivery>("Main", "clientSideBaseUri", "CLIENT_SIDE_BASE_URI"),
+    ignored<flag_delivery>("Main", "initTimeout", "INIT_TIMEOUT"),
+    ignored<flag_delivery>("Main", "heartbeatInterval", "HEARTBEAT_INTERVAL"),
+    ignored<flag_delivery>("Main", "maxClientConnectionTime", "MAX_CLIENT_CONNECTION_TIME"),
+    ignored<flag_delivery, k_boolean>("Main", "ignoreConnectionErrors", "IGNORE_CONNECTION_ERRORS"),
+    ignored<flag_delivery, k_boolean>("Main", "exitAlways", "EXIT_ALWAYS"),
+    ignored<flag_delivery, k_boolean>("Main", "bigSegmentsStaleAsDegraded",
+                                      "BIG_SEGMENTS_STALE_AS_DEGRADED"),
+    ignored<flag_delivery>("Main", "bigSegmentsStaleThreshold", "BIG_SEGMENTS_STALE_THRESHOLD"),
+    ignored<exit_on_error, k_boolean>("Main", "exitOnError", "EXIT_ON_ERROR"),
+    ignored<usage_metrics>("Main", "disableInternalUsageMetrics", "DISABLE_INTERNAL_USAGE_METRICS"),
+    ignored<log_level>("Main", "logLevel", "LOG_LEVEL"),
+
     setting<&RelayConfig::send_events, parse_boolean>("Events", "sendEvents", "USE_EVENTS"),
     setting<&RelayConfig::events_uri, parse_optional_text>("Events", "eventsUri", "EVENTS_HOST"),
-    setting<&RelayConfig::flush_interval, parse_flush_interval>("Events", "flushInterval",
-                                                                "EVENTS_FLUSH_INTERVAL"),
+    setting<&RelayConfig::flush_interval, parse_positive_duration>("Events", "flushInterval",
+                                                                   "EVENTS_FLUSH_INTERVAL"),
     setting<&RelayConfig::capacity, parse_capacity>("Events", "capacity", "EVENTS_CAPACITY"),
-    setting<&RelayConfig::inline_users, parse_boolean>("Events", "inlineUsers",
-                                                       "EVENTS_INLINE_USERS"),
-    setting<&Environment::sdk_key, parse_text>(k_environment_section, "sdkKey", "LD_ENV_"),
-    setting<&Environment::mobile_key, parse_text>(k_environment_section, "mobileKey",
-                                                  "LD_MOBILE_KEY_"),
-    setting<&Environment::env_id, parse_text>(k_environment_section, "envId", "LD_CLIENT_SIDE_ID_"),
-    setting<&Environment::allowed_origins, parse_list>(k_environment_section, "allowedOrigin",
-                                                       "LD_ALLOWED_ORIGIN_"),
-    setting<&Environment::allowed_headers, parse_list>(k_environment_section, "allowedHeader",
-                                                       "LD_ALLOWED_HEADER_"),
+    ignored<inline_users, k_boolean>("Events", "inlineUsers", "EVENTS_INLINE_USERS"),
+    ignored<sampling>("Events", "samplingInterval", "EVENTS_SAMPLING_INTERVAL"),
+
+    setting<&Environment::sdk_key, parse_credential>(k_environment_section, "sdkKey", "LD_ENV_"),
+    setting<&Environment::mobile_key, parse_credential>(k_environment_section, "mobileKey",
+                                                        "LD_MOBILE_KEY_"),
+    setting<&Environment::env_id, parse_credential>(k_environment_section, "envId",
+                                                    "LD_CLIENT_SIDE_ID_"),
+    setting<&Environment::allowed_origins, parse_header_list>(
+        k_environment_section, "allowedOrigin", "LD_ALLOWED_ORIGIN_"),
+    setting<&Environment::allowed_headers, parse_header_list>(
+        k_environment_section, "allowedHeader", "LD_ALLOWED_HEADER_"),
+    ignored<flag_delivery, k_boolean>(k_environment_section, "secureMode", "LD_SECURE_MODE_"),
+    ignored<flag_delivery>(k_environment_section, "ttl", "LD_TTL_"),
+    ignored<data_store>(k_environment_section, "prefix", "LD_PREFIX_"),
+    ignored<data_store>(k_environment_section, "tableName", "LD_TABLE_NAME_"),
+    ignored<log_level>(k_environment_section, "logLevel", "LD_LOG_LEVEL_"),
+
     setting<&RelayConfig::proxy_url, parse_optional_text>("Proxy", "url", "PROXY_URL"),
     setting<&RelayConfig::proxy_user, parse_optional_text>("Proxy", "user", "PROXY_AUTH_USER"),
     setting<&RelayConfig::proxy_password, parse_optional_text>("Proxy", "password",
                                                                "PROXY_AUTH_PASSWORD"),
+    setting<&RelayConfig::proxy_domain, parse_optional_text>("Proxy", "domain",
+                                                             "PROXY_AUTH_DOMAIN"),
+    setting<&RelayConfig::proxy_ntlm_auth, parse_boolean>("Proxy", "ntlmAuth", "PROXY_AUTH_NTLM"),
     setting<&RelayConfig::ca_cert_files, parse_list>("Proxy", "caCertFiles", "PROXY_CA_CERTS"),
+
+    setting<&RelayConfig::prometheus_enabled, parse_boolean>("Prometheus", "enabled",
+                                                             "USE_PROMETHEUS"),
+    setting<&RelayConfig::prometheus_port, parse_port>("Prometheus", "port", "PROMETHEUS_PORT"),
+    setting<&RelayConfig::prometheus_prefix, parse_metric_prefix>("Prometheus", "prefix",
+                                                                  "PROMETHEUS_PREFIX"),
+
+    // Relay's offline mode: the archive of flag data is not read, but its presence means what
+    // it means to Relay's event endpoints — accept and discard (serve --offline).
+    setting<&RelayConfig::offline_file_data_source, parse_optional_text>(
+        "OfflineMode", "fileDataSource", "FILE_DATA_SOURCE"),
+    ignored<auto_config>("OfflineMode", "envDatastorePrefix", "ENV_DATASTORE_PREFIX"),
+    ignored<auto_config>("OfflineMode", "envDatastoreTableName", "ENV_DATASTORE_TABLE_NAME"),
+    ignored<auto_config>("OfflineMode", "envAllowedOrigin", "ENV_ALLOWED_ORIGIN"),
+    ignored<auto_config>("OfflineMode", "envAllowedHeader", "ENV_ALLOWED_HEADER"),
+
+    ignored<auto_config>("AutoConfig", "key", "AUTO_CONFIG_KEY"),
+    ignored<auto_config>("AutoConfig", "envDatastorePrefix", "ENV_DATASTORE_PREFIX"),
+    ignored<auto_config>("AutoConfig", "envDatastoreTableName", "ENV_DATASTORE_TABLE_NAME"),
+    ignored<auto_config>("AutoConfig", "envAllowedOrigin", "ENV_ALLOWED_ORIGIN"),
+    ignored<auto_config>("AutoConfig", "envAllowedHeader", "ENV_ALLOWED_HEADER"),
+
+    ignored<data_store, k_boolean>("Redis", "", "USE_REDIS"),
+    ignored<data_store>("Redis", "host", "REDIS_HOST"),
+    ignored<data_store>("Redis", "port", "REDIS_PORT"),
+    ignored<data_store>("Redis", "url", "REDIS_URL"),
+    ignored<data_store, k_boolean>("Redis", "tls", "REDIS_TLS"),
+    ignored<data_store>("Redis", "password", "REDIS_PASSWORD"),
+    ignored<data_store>("Redis", "localTtl", "CACHE_TTL"),
+    ignored<data_store, k_boolean>("DynamoDB", "enabled", "USE_DYNAMODB"),
+    ignored<data_store>("DynamoDB", "tableName", "DYNAMODB_TABLE"),
+    ignored<data_store>("DynamoDB", "url", "DYNAMODB_URL"),
+    ignored<data_store>("DynamoDB", "localTtl", "CACHE_TTL"),
+    ignored<data_store, k_boolean>("Consul", "", "USE_CONSUL"),
+    ignored<data_store>("Consul", "host", "CONSUL_HOST"),
+    ignored<data_store>("Consul", "token", "CONSUL_TOKEN"),
+    ignored<data_store>("Consul", "tokenFile", "CONSUL_TOKEN_FILE"),
+    ignored<data_store>("Consul", "localTtl", "CACHE_TTL"),
+
+    ignored<exporter, k_boolean>("Datadog", "enabled", "USE_DATADOG"),
+    ignored<exporter>("Datadog", "statsAddr", "DATADOG_STATS_ADDR"),
+    ignored<exporter>("Datadog", "traceAddr", "DATADOG_TRACE_ADDR"),
+    ignored<exporter>("Datadog", "tag", "DATADOG_TAG_", true),
+    ignored<exporter>("Datadog", "prefix", "DATADOG_PREFIX"),
+    ignored<exporter, k_boolean>("Stackdriver", "enabled", "USE_STACKDRIVER"),
+    ignored<exporter>("Stackdriver", "projectID", "STACKDRIVER_PROJECT_ID"),
+    ignored<exporter>("Stackdriver", "prefix", "STACKDRIVER_PREFIX"),
+    ignored<exporter>("OpenCensus", "", ""),
 };
 
 } // namespace

@@ -23,21 +23,34 @@ enum class BareKey {
     empties,     // lists: the list is emptied, later keys add to it again
 };
 
-// One setting Relay reads, from its file and from its variables (SPEC §9).
+// One setting of Relay 6, from its file and from its variables (SPEC §9), and what evrelay does
+// with it: honoured (parsed and stored in RelayConfig) or ignored (recorded in
+// RelayConfig::ignored with the reason, so that ignored_settings() can name it in a warning).
 struct RelaySetting {
     std::string_view section;  // [Section] of the file ("Environment": one per environment)
-    std::string_view key;      // the key in that section (matched ignoring case)
-    std::string_view variable; // Relay's variable; per environment, the prefix before the NAME
+    std::string_view key;      // the key in that section (matched ignoring case); "" = none:
+                               // a variable-only setting (USE_REDIS), or, with no variable
+                               // either, a section evrelay ignores whole ([OpenCensus])
+    std::string_view variable; // Relay's variable ("" = none); per environment, or when
+                               // variable_is_prefix, the prefix before a name (LD_ENV_<name>)
     bool per_environment = false;
+    bool variable_is_prefix = false; // per-environment rows and DATADOG_TAG_<name>
     BareKey bare = BareKey::needs_value;
+    IgnoredBecause ignored_because = IgnoredBecause::honoured;
     // Parses `text` and stores it: a list adds its comma-separated items, anything else replaces
-    // the value. `what` names the key or variable in an error message.
+    // the value; an ignored setting records `what` in RelayConfig::ignored (a boolean one only
+    // when true: false asks for nothing evrelay does not do). `what` names the key or variable
+    // in an error message.
     Result<void> (*store)(SettingTarget target, std::string_view text, std::string_view what);
-    // Unsets the value (a list: empties it).
+    // Unsets the value (a list: empties it); does nothing for an ignored setting.
     void (*reset)(SettingTarget target);
+
+    bool honoured() const { return ignored_because == IgnoredBecause::honoured; }
 };
 
-// Every setting, in the order of SPEC §9: [Main], [Events], [Environment], [Proxy].
+// Every setting of Relay 6: [Main], [Events], [Environment], [Proxy], [Prometheus], then the
+// sections evrelay ignores. The README's table of Relay's settings lists the same rows (a unit
+// test compares them).
 std::span<const RelaySetting> relay_settings();
 
 // The section every per-environment setting is in.

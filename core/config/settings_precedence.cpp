@@ -1,5 +1,8 @@
 #include "core/config/settings_precedence.hpp"
 
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/fmt/ranges.h>
+
 #include <utility>
 
 namespace evrelay {
@@ -19,16 +22,75 @@ T pick(const std::optional<T>& flag, const std::optional<U>& configured, T fallb
     return fallback;
 }
 
-} // namespace
+// The listener's TLS (SPEC §10): the flags, else Relay's [Main] tlsEnabled with tlsCert and
+// tlsKey. Relay serves plain HTTP when tlsEnabled is false whatever tlsCert says; so does evrelay,
+// but says so.
+Result<void> resolve_tls(const ServeFlags& flags, const RelayConfig& config,
+                         ServeConfig& resolved) {
+    if (flags.tls_cert && flags.tls_key) {
+        resolved.tls_cert = *flags.tls_cert;
+        resolved.tls_key = *flags.tls_key;
+    } else if (config.tls_enabled.value_or(false)) {
+        std::vector<std::string_view> missing;
+        if (!config.tls_cert) {
+            missing.emplace_back("tlsCert (TLS_CERT)");
+        }
+        if (!config.tls_key) {
+            missing.emplace_back("tlsKey (TLS_KEY)");
+        }
+        if (!missing.empty()) {
+            return make_error(ErrorKind::config,
+                              fmt::format("[Main] tlsEnabled (TLS_ENABLED) is true but {} {} not "
+                                          "set: name the PEM file(s), or give --tls-cert and "
+                                          "--tls-key",
+                                          fmt::join(missing, " and "),
+                                          missing.size() == 1 ? "is" : "are"));
+        }
+        resolved.tls_cert = *config.tls_cert;
+        resolved.tls_key = *config.tls_key;
+    } else if (config.tls_cert || config.tls_key) {
+        resolved.warnings.emplace_back(
+            "[Main] tlsCert/tlsKey (TLS_CERT/TLS_KEY) are set but tlsEnabled (TLS_ENABLED) is "
+            "not true: serving plain HTTP, as Relay does");
+    }
 
-std::string proxy_url_with_credentials(const std::string& url, const std::string& user,
-                                       const std::string& password) {
-    std::string spliced = url;
-    const auto scheme_end = spliced.find("://");
-    const auto insert_at = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-    spliced.insert(insert_at, user + ":" + password + "@");
-    return spliced;
+    const auto asked = flags.tls_min_version ? flags.tls_min_version : config.tls_min_version;
+    if (!asked) {
+        return {};
+    }
+    if (resolved.tls_cert.empty()) {
+        resolved.warnings.push_back(
+            fmt::format("tlsMinVersion {} is set but TLS is not enabled", to_string(*asked)));
+        return {};
+    }
+    if (*asked < TlsVersion::tls1_2) {
+        resolved.warnings.push_back(
+            fmt::format("tlsMinVersion {} is below what evrelay serves: it accepts TLS 1.2 and "
+                        "1.3 only",
+                        to_string(*asked)));
+        return {};
+    }
+    resolved.tls_min_version = *asked;
+    return {};
 }
+
+// [Proxy] user, password and domain apply only to the proxy [Proxy] url names: a proxy libcurl
+// finds in HTTPS_PROXY takes its credentials from that variable's URL (ignored_settings.cpp warns).
+OutboundProxy configured_proxy(const RelayConfig& config) {
+    OutboundProxy proxy;
+    if (!config.proxy_url) {
+        proxy.ntlm = config.proxy_ntlm_auth.value_or(false);
+        return proxy;
+    }
+    proxy.url = *config.proxy_url;
+    proxy.user = config.proxy_user.value_or("");
+    proxy.password = config.proxy_password.value_or("");
+    proxy.domain = config.proxy_domain.value_or("");
+    proxy.ntlm = config.proxy_ntlm_auth.value_or(false);
+    return proxy;
+}
+
+} // namespace
 
 Result<UpstreamConfig> resolve_upstream_config(const UpstreamFlags& flags, const RelayConfig& file,
                                                const RelayConfig& variables) {
@@ -47,19 +109,21 @@ Result<UpstreamConfig> resolve_upstream_config(const UpstreamFlags& flags, const
     const RelayConfig& config = resolved.config;
     resolved.events_uri =
         pick(flags.events_uri, config.events_uri, std::string(k_default_events_uri));
-    // --proxy replaces the configured proxy with its credentials.
+    // --proxy replaces the configured proxy with its credentials (a proxy the flag names may not
+    // know the configured one's user); credentials then come from the flag's URL alone.
     if (flags.proxy) {
-        resolved.proxy = *flags.proxy;
-    } else if (config.proxy_url) {
-        resolved.proxy = config.proxy_user
-                             ? proxy_url_with_credentials(*config.proxy_url, *config.proxy_user,
-                                                          config.proxy_password.value_or(""))
-                             : *config.proxy_url;
+        resolved.proxy.url = *flags.proxy;
+    } else {
+        resolved.proxy = configured_proxy(config);
+        if (resolved.proxy.ntlm && resolved.proxy.url.empty()) {
+            return make_error(ErrorKind::config, "[Proxy] ntlmAuth (PROXY_AUTH_NTLM) needs a proxy "
+                                                 "URL ([Proxy] url or PROXY_URL)");
+        }
     }
     if (flags.ca_cert) {
-        resolved.ca_cert = *flags.ca_cert;
-    } else if (!config.ca_cert_files.empty()) {
-        resolved.ca_cert = config.ca_cert_files.front();
+        resolved.ca_cert_files = {*flags.ca_cert};
+    } else {
+        resolved.ca_cert_files = config.ca_cert_files;
     }
     return resolved;
 }
@@ -92,6 +156,15 @@ Result<ServeConfig> resolve_serve_config(const ServeFlags& flags, const RelayCon
     resolved.batch_size = pick(flags.batch_size, config.capacity, k_default_batch_size);
     resolved.forward_off_by_config = config.send_events && !*config.send_events;
     resolved.forward = !flags.no_forward && !resolved.forward_off_by_config;
+    resolved.offline = flags.offline || config.offline_file_data_source.has_value();
+    if (auto tls = resolve_tls(flags, config, resolved); !tls) {
+        return tl::unexpected(tls.error());
+    }
+    resolved.disconnected_status_time =
+        config.disconnected_status_time.value_or(k_default_disconnected_status_time);
+    resolved.prometheus = config.prometheus_enabled.value_or(false);
+    resolved.prometheus_port = config.prometheus_port.value_or(k_default_prometheus_port);
+    resolved.metric_prefix = config.prometheus_prefix.value_or("");
     return resolved;
 }
 

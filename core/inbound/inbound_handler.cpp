@@ -1,6 +1,7 @@
 #include "core/inbound/inbound_handler.hpp"
 
 #include "core/inbound/cors.hpp"
+#include "core/inbound/deadline_responder.hpp"
 #include "core/inbound/metrics_text.hpp"
 #include "core/json/event_splitter.hpp"
 #include "core/json/json_validator.hpp"
@@ -8,8 +9,10 @@
 #include "core/model/metadata.hpp"
 #include "core/util/ascii.hpp"
 #include "core/util/base64.hpp"
+#include "core/util/duration.hpp"
 #include "core/util/gzip.hpp"
 #include "core/util/json_writer.hpp"
+#include "core/util/log_throttle.hpp"
 #include "core/util/uuid.hpp"
 
 #include <spdlog/spdlog.h>
@@ -35,24 +38,46 @@ std::string json_message(std::string_view message) {
     return out;
 }
 
+HttpResponse service_unavailable(const std::string& message) {
+    HttpResponse response;
+    response.status = 503;
+    response.headers.emplace_back("Content-Type", k_json);
+    response.headers.emplace_back("Retry-After", "1");
+    response.body = json_message(message);
+    return response;
+}
+
 // The answer to a spooled post: `ok` once appended, else 503 (the SDK retries).
-HttpResponse spool_answer(const Result<void>& appended, HttpResponse ok, DeliveryCounters& counters,
-                          std::size_t events) {
+HttpResponse spool_answer(const Result<void>& appended, HttpResponse ok) {
     if (!appended) {
         // The writer logs the cause once; every refused post is visible at debug level.
         spdlog::debug("serve: answered 503: {}", appended.error().message);
-        HttpResponse response;
-        response.status = 503;
-        response.headers.emplace_back("Content-Type", k_json);
-        response.headers.emplace_back("Retry-After", "1");
-        response.body =
-            json_message("the events could not be stored (spool: " + appended.error().message +
-                         "); retry later");
-        return response;
+        return service_unavailable("the events could not be stored (spool: " +
+                                   appended.error().message + "); retry later");
     }
+    return ok;
+}
+
+// Counted once on disk, whoever answered (a post answered 503 by --durable-timeout is still
+// stored, and delivered).
+void count_stored(DeliveryCounters& counters, std::size_t events) {
     counters.events_received.fetch_add(events, std::memory_order_relaxed);
     counters.events_spooled.fetch_add(events, std::memory_order_relaxed);
-    return ok;
+}
+
+// --durable-timeout passed before the post's fsync returned.
+HttpResponse late_answer(std::chrono::milliseconds timeout) {
+    static util::LogThrottle throttle(std::chrono::seconds(10));
+    std::uint64_t suppressed = 0;
+    if (throttle.allow(suppressed)) {
+        spdlog::warn("serve: a durable post was not on disk within --durable-timeout ({}); "
+                     "answered 503 (it is still written; the SDK's retry under the same payload "
+                     "ID is answered once it is){}",
+                     util::format_duration(timeout),
+                     suppressed > 0 ? fmt::format("; {} more since", suppressed) : std::string());
+    }
+    return service_unavailable("the events were not on disk within --durable-timeout (" +
+                               util::format_duration(timeout) + "); retry later");
 }
 
 std::string describe(const JsonError& error) {
@@ -78,7 +103,16 @@ InboundHandler::InboundHandler(EnvironmentTable& environments, Dispatcher& dispa
                                InboundHandlerOptions options)
     : m_environments(environments), m_dispatcher(dispatcher), m_counters(counters),
       m_capture(capture), m_options(std::move(options)),
-      m_stored_ids(std::make_shared<RecentPayloadIds>(k_remembered_payload_ids)) {}
+      m_stored_ids(std::make_shared<RecentPayloadIds>(k_remembered_payload_ids)) {
+    if (m_options.spool_posts != nullptr && m_options.spool_posts->durable() &&
+        m_options.durable_timeout > std::chrono::milliseconds::zero()) {
+        m_deadlines = std::make_shared<util::DeadlineTimer>();
+    }
+}
+
+void InboundHandler::stop_deadlines() {
+    m_deadlines.reset(); // the last owner: its destructor joins the thread
+}
 
 std::map<int, std::uint64_t> InboundHandler::rejected_posts() const {
     std::map<int, std::uint64_t> result;
@@ -126,6 +160,28 @@ RuntimeStatus InboundHandler::runtime_status() const {
     return status;
 }
 
+HttpResponse InboundHandler::metrics() {
+    HttpResponse response;
+    response.headers.emplace_back("Content-Type", k_prometheus_content_type);
+    response.body = render_prometheus_metrics(m_counters, runtime_status(), rejected_posts(),
+                                              m_options.metric_prefix);
+    return response;
+}
+
+HttpResponse InboundHandler::handle_metrics_only(HttpRequest&& request) {
+    if (target_path(request.target) != "/metrics") {
+        return reject(404, "no such endpoint: " + std::string(target_path(request.target)) +
+                               " (this port serves /metrics only)");
+    }
+    if (request.method != "GET") {
+        HttpResponse response =
+            reject(405, "method " + request.method + " not allowed here; use GET");
+        response.headers.emplace_back("Allow", "GET");
+        return response;
+    }
+    return metrics();
+}
+
 HttpResponse InboundHandler::handle(HttpRequest&& request) {
     const RouteMatch match = match_route(request.method, request.target);
     if (match.outcome == RouteOutcome::not_found) {
@@ -143,16 +199,13 @@ HttpResponse InboundHandler::handle(HttpRequest&& request) {
         HttpResponse response;
         response.headers.emplace_back("Content-Type", k_json);
         response.headers.emplace_back("Cache-Control", "no-store");
-        response.body = render_status_json(m_environments.all(), m_counters, runtime_status(),
-                                           rejected_posts());
+        response.body =
+            render_status_json(m_environments.all(), m_counters, runtime_status(), rejected_posts(),
+                               m_options.status, std::chrono::system_clock::now());
         return response;
     }
-    case RouteKind::metrics: {
-        HttpResponse response;
-        response.headers.emplace_back("Content-Type", k_prometheus_content_type);
-        response.body = render_prometheus_metrics(m_counters, runtime_status(), rejected_posts());
-        return response;
-    }
+    case RouteKind::metrics:
+        return metrics();
     case RouteKind::admin_flush: {
         // Anyone who can reach the port could otherwise make the relay send many small payloads.
         if (!request.from_loopback) {
@@ -379,10 +432,21 @@ HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
     std::string stored_key;
     if (kind == DataKind::analytics && record.payload_id) {
         stored_key = record.env_name + '\n' + *record.payload_id;
-        if (m_stored_ids->contains(stored_key)) {
+        switch (m_stored_ids->claim(stored_key)) {
+        case RecentPayloadIds::Claim::stored:
             spdlog::debug("serve: post {} to {} is stored already (the SDK sent it again); 202",
                           *record.payload_id, record.env_name);
             return accepted(route);
+        case RecentPayloadIds::Claim::storing:
+            // Its first copy's fsync has not returned (--durable-timeout may have answered it
+            // 503 already): storing this one too would put the post on disk twice, and a drain
+            // sending batches could send it under two IDs.
+            spdlog::debug("serve: post {} to {} is being stored (the SDK sent it again); "
+                          "answered with the first copy's outcome",
+                          *record.payload_id, record.env_name);
+            return join_stored(route, std::move(stored_key));
+        case RecentPayloadIds::Claim::claimed:
+            break; // this post stores it; finish() below, once the outcome is known
         }
     }
     if (kind == DataKind::analytics && !record.payload_id) {
@@ -397,28 +461,52 @@ HttpResponse InboundHandler::spool_post(const Route& route, DataKind kind,
     if (m_options.spool_posts->durable()) {
         // Answered once the group commit's fdatasync returns, without holding this thread: the
         // line is formatted now (the record's views end with this request), appended when the
-        // listener hands over its responder, and the answer goes back from the committer.
+        // listener hands over its responder, and the answer goes back from the committer — or
+        // from the deadline timer first (--durable-timeout), and then the line is still written.
         return HttpResponse::later(
             [spool = m_options.spool_posts, line = m_options.spool_posts->prepare(record, events),
              ok = accepted(route), counters = &counters, events, stored_ids = m_stored_ids,
-             stored_key = std::move(stored_key)](HttpResponder respond) mutable {
+             stored_key = std::move(stored_key), deadlines = m_deadlines,
+             timeout = m_options.durable_timeout](HttpResponder respond) mutable {
+                auto answer = DeadlineResponder::start(std::move(respond), deadlines, timeout,
+                                                       [timeout] { return late_answer(timeout); });
                 spool->append_async(
                     std::move(line),
-                    [respond = std::move(respond), ok = std::move(ok), counters, events,
+                    [answer = std::move(answer), ok = std::move(ok), counters, events,
                      stored_ids = std::move(stored_ids),
                      stored_key = std::move(stored_key)](const Result<void>& appended) mutable {
-                        if (appended && !stored_key.empty()) {
-                            stored_ids->add(stored_key);
+                        if (appended) {
+                            count_stored(*counters, events);
                         }
-                        respond(spool_answer(appended, std::move(ok), *counters, events));
+                        if (!stored_key.empty()) {
+                            stored_ids->finish(stored_key, static_cast<bool>(appended));
+                        }
+                        answer->answer(spool_answer(appended, std::move(ok)));
                     });
             });
     }
     Result<void> appended = m_options.spool_posts->append(record, events);
-    if (appended && !stored_key.empty()) {
-        m_stored_ids->add(stored_key);
+    if (appended) {
+        count_stored(counters, events);
     }
-    return spool_answer(appended, accepted(route), counters, events);
+    if (!stored_key.empty()) {
+        m_stored_ids->finish(stored_key, static_cast<bool>(appended));
+    }
+    return spool_answer(appended, accepted(route));
+}
+
+HttpResponse InboundHandler::join_stored(const Route& route, std::string stored_key) {
+    return HttpResponse::later([stored_ids = m_stored_ids, key = std::move(stored_key),
+                                ok = accepted(route), deadlines = m_deadlines,
+                                timeout = m_options.durable_timeout](HttpResponder respond) {
+        auto answer = DeadlineResponder::start(std::move(respond), deadlines, timeout,
+                                               [timeout] { return late_answer(timeout); });
+        stored_ids->when_finished(key, [answer = std::move(answer), ok](bool stored) {
+            answer->answer(stored ? ok
+                                  : service_unavailable("the events could not be stored; retry "
+                                                        "later"));
+        });
+    });
 }
 
 void InboundHandler::capture(const Route& route, DataKind kind, const Environment& environment,

@@ -1,17 +1,19 @@
 #pragma once
 
 #include "core/inbound/capture_writer.hpp"
-#include "core/model/counters.hpp"
-#include "core/pipeline/dispatcher.hpp"
-#include "core/model/environment.hpp"
 #include "core/inbound/http_exchange.hpp"
 #include "core/inbound/inbound_routes.hpp"
 #include "core/inbound/recent_payload_ids.hpp"
-#include "core/spool/spool_writer.hpp"
 #include "core/inbound/status_report.hpp"
+#include "core/model/counters.hpp"
+#include "core/model/environment.hpp"
+#include "core/pipeline/dispatcher.hpp"
+#include "core/spool/spool_writer.hpp"
+#include "core/util/deadline_timer.hpp"
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -36,8 +38,12 @@ struct InboundHandlerOptions {
     // durable writer's posts are answered later (HttpResponse::later): append_async() completes
     // them once their group is synced, and no server thread waits for the fsync meanwhile. A post
     // whose SDK payload ID (X-LaunchDarkly-Payload-ID) was stored lately — the SDK sends a post
-    // again when it did not see the 202 — is answered 202 and not stored again.
+    // again when it did not see the 202 — is answered 202 and not stored again; one whose first
+    // copy is still being stored is answered with that copy's outcome.
     SpoolWriter* spool_posts = nullptr;
+    // serve --durable-timeout: a durable post not on disk within this is answered 503 (the SDK
+    // retries); its line stays queued and is still written. 0: no deadline.
+    std::chrono::milliseconds durable_timeout{0};
     std::function<RuntimeStatus()> runtime_status; // GET /status and /metrics; may be empty
     // Schema 1–2 and Unsummarized analytics posts (needs_summarising) go here instead of the
     // dispatcher: the summariser turns them into schema-4 events (SPEC §8). Empty: published as
@@ -45,6 +51,8 @@ struct InboundHandlerOptions {
     std::function<void(const std::string& env_name, SdkKind sdk, const PayloadMetadata& metadata,
                        const std::vector<std::string_view>& events)>
         summarise;
+    StatusReportOptions status;                    // GET /status
+    std::string metric_prefix;                     // GET /metrics: [Prometheus] prefix
 };
 
 // The request-handling half of `serve` (SPEC §4): routes a request, authenticates it, decodes
@@ -59,6 +67,14 @@ class InboundHandler {
                    InboundHandlerOptions options);
 
     HttpResponse handle(HttpRequest&& request);
+    // Ends the --durable-timeout timer, waiting for an answer it is giving: call once handle()
+    // is no longer called and the spool writer is closed, before the server those answers go to
+    // is destroyed. Deferred answers still to come then have no deadline.
+    void stop_deadlines();
+
+    // The Prometheus listener ([Prometheus] port, as Relay's): GET /metrics as on the main port;
+    // 405 for another method, 404 for any other path.
+    HttpResponse handle_metrics_only(HttpRequest&& request);
 
     // Requests answered with an error status (4xx), by status: evrelay_posts_rejected_total.
     std::map<int, std::uint64_t> rejected_posts() const;
@@ -81,8 +97,11 @@ class InboundHandler {
     HttpResponse spool_post(const Route& route, DataKind kind, const Environment& environment,
                             const HttpRequest& request, const PayloadMetadata& metadata,
                             std::string_view json, std::size_t events);
+    // A post whose first copy (same key) is being stored: answered with that copy's outcome.
+    HttpResponse join_stored(const Route& route, std::string stored_key);
     HttpResponse accepted(const Route& route) const;
     RuntimeStatus runtime_status() const;
+    HttpResponse metrics();
 
     EnvironmentTable& m_environments;
     Dispatcher& m_dispatcher;
@@ -95,6 +114,8 @@ class InboundHandler {
     // spool_posts: the SDK payload IDs of the posts stored lately (shared with the writer's
     // completions, which may run after the handler is gone).
     std::shared_ptr<RecentPayloadIds> m_stored_ids;
+    // The deadlines of deferred answers (options.durable_timeout); null without one.
+    std::shared_ptr<util::DeadlineTimer> m_deadlines;
 };
 
 // How many stored posts' payload IDs a serve with spool_posts remembers, so that an SDK's

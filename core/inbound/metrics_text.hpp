@@ -1,11 +1,12 @@
 #pragma once
 
-#include "core/model/counters.hpp"
 #include "core/inbound/status_report.hpp"
+#include "core/model/counters.hpp"
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace evrelay {
 
@@ -15,9 +16,12 @@ namespace evrelay {
 // evrelay_queue_events (gauge: accepted, not yet delivered or dropped); per status:
 // evrelay_upstream_failures_total (0 = connection error or timeout),
 // evrelay_posts_rejected_total (inbound posts answered with an error); and the
-// evrelay_in_flight_bytes gauge.
+// evrelay_in_flight_bytes gauge. A non-empty `prefix` ([Prometheus] prefix, already checked to
+// be a valid start of a metric name) is joined to every name with '_': "myrelay" gives
+// myrelay_evrelay_events_received_total, as Relay's exporter prefixes its own.
 std::string render_prometheus_metrics(const CounterRegistry& counters, const RuntimeStatus& runtime,
-                                      const std::map<int, std::uint64_t>& rejected_posts);
+                                      const std::map<int, std::uint64_t>& rejected_posts,
+                                      std::string_view prefix = {});
 
 inline constexpr const char* k_prometheus_content_type = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -9,6 +9,10 @@ bool RecentPayloadIds::contains(const std::string& key) const {
 
 void RecentPayloadIds::add(const std::string& key) {
     std::lock_guard lock(m_mutex);
+    add_locked(key);
+}
+
+void RecentPayloadIds::add_locked(const std::string& key) {
     if (m_capacity == 0 || !m_keys.insert(key).second) {
         return;
     }
@@ -17,6 +21,47 @@ void RecentPayloadIds::add(const std::string& key) {
         m_keys.erase(m_order.front());
         m_order.pop_front();
     }
+}
+
+RecentPayloadIds::Claim RecentPayloadIds::claim(const std::string& key) {
+    std::lock_guard lock(m_mutex);
+    if (m_keys.count(key) != 0) {
+        return Claim::stored;
+    }
+    if (!m_storing.try_emplace(key).second) {
+        return Claim::storing;
+    }
+    return Claim::claimed;
+}
+
+void RecentPayloadIds::finish(const std::string& key, bool stored) {
+    std::vector<Waiter> waiters;
+    {
+        std::lock_guard lock(m_mutex);
+        if (const auto found = m_storing.find(key); found != m_storing.end()) {
+            waiters = std::move(found->second);
+            m_storing.erase(found);
+        }
+        if (stored) {
+            add_locked(key);
+        }
+    }
+    for (auto& waiter : waiters) {
+        waiter(stored);
+    }
+}
+
+void RecentPayloadIds::when_finished(const std::string& key, Waiter waiter) {
+    bool stored = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (const auto found = m_storing.find(key); found != m_storing.end()) {
+            found->second.push_back(std::move(waiter));
+            return;
+        }
+        stored = m_keys.count(key) != 0;
+    }
+    waiter(stored);
 }
 
 } // namespace evrelay

@@ -19,6 +19,43 @@ void append_number(std::string& out, std::string_view name, std::uint64_t value)
     out += std::to_string(value);
 }
 
+// ,"summarisation":{"ENV":{"inputEvents","summaryEvents","indexEvents","featureEvents",
+// "debugEvents","flagData":{"source","loaded","flags","ageSeconds","error"}}}
+void append_summarisation(std::string& out, const std::vector<SummarisationStatus>& statuses) {
+    out += ",\"summarisation\":{";
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+        const SummarisationStatus& status = statuses[i];
+        if (i != 0) {
+            out += ',';
+        }
+        util::append_json_string(out, status.env);
+        out += ":{";
+        append_number(out, "inputEvents", status.input_events);
+        out += ',';
+        append_number(out, "summaryEvents", status.summary_events);
+        out += ',';
+        append_number(out, "indexEvents", status.index_events);
+        out += ',';
+        append_number(out, "featureEvents", status.feature_events);
+        out += ',';
+        append_number(out, "debugEvents", status.debug_events);
+        out += ",\"flagData\":{";
+        append_field(out, "source", status.flag_data_source);
+        out += status.flag_data_loaded ? ",\"loaded\":true," : ",\"loaded\":false,";
+        append_number(out, "flags", status.flag_count);
+        out += ",\"ageSeconds\":";
+        out += status.flag_data_age_seconds
+                   ? std::to_string(static_cast<std::uint64_t>(*status.flag_data_age_seconds))
+                   : std::string("null");
+        if (!status.flag_data_error.empty()) {
+            out += ',';
+            append_field(out, "error", status.flag_data_error);
+        }
+        out += "}}";
+    }
+    out += '}';
+}
+
 } // namespace
 
 std::uint64_t pending_events(const DeliveryCounters& counters) {
@@ -28,31 +65,50 @@ std::uint64_t pending_events(const DeliveryCounters& counters) {
     return received > done ? received - done : 0;
 }
 
-std::string render_status_json(const std::vector<Environment>& environments,
-                               const CounterRegistry& counters, const RuntimeStatus& runtime,
-                               const std::map<int, std::uint64_t>& rejected_posts) {
-    std::string out = "{";
-    append_field(out, "version", EVRELAY_VERSION);
-    out += ",\"environments\":[";
+namespace {
+
+std::int64_t unix_ms(std::chrono::system_clock::time_point time) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+// Whether deliveries have failed for long enough that Relay would call its data source
+// disconnected: the state is failing or rejected and has lasted the grace time.
+bool upstream_disconnected(const RuntimeStatus& runtime, const StatusReportOptions& options,
+                           std::chrono::system_clock::time_point now) {
+    const bool down = runtime.upstream_state == "failing" || runtime.upstream_state == "rejected";
+    return down && now - runtime.upstream_state_since >= options.disconnected_status_time;
+}
+
+void append_environments(std::string& out, const std::vector<Environment>& environments,
+                         std::string_view status) {
+    out += "\"environments\":{";
     for (std::size_t i = 0; i < environments.size(); ++i) {
         const Environment& env = environments[i];
-        out += i == 0 ? "{" : ",{";
-        append_field(out, "name", env.name);
-        // Absent credentials are null rather than a mask of nothing.
+        if (i != 0) {
+            out += ',';
+        }
+        // Keyed by name as in Relay; an unnamed environment never shows its ID in clear.
+        util::append_json_string(out, env.name.empty() ? mask_credential(env.env_id) : env.name);
+        out += ":{";
         for (const auto& [field, value] :
              {std::pair{"sdkKey", &env.sdk_key}, std::pair{"mobileKey", &env.mobile_key},
               std::pair{"envId", &env.env_id}}) {
-            out += ',';
-            if (value->empty()) {
-                util::append_json_string(out, field);
-                out += ":null";
-            } else {
+            if (!value->empty()) {
                 append_field(out, field, mask_credential(*value));
+                out += ',';
             }
         }
+        append_field(out, "status", status);
         out += '}';
     }
-    out += "],\"queues\":[";
+    out += '}';
+}
+
+// evrelay's own figures: queues, counters and the upstream.
+void append_evrelay_figures(std::string& out, const CounterRegistry& counters,
+                            const RuntimeStatus& runtime,
+                            const std::map<int, std::uint64_t>& rejected_posts) {
+    out += "\"evrelay\":{\"queues\":[";
     bool first = true;
     for (const auto& [key, target] : counters.all()) {
         out += first ? "{" : ",{";
@@ -105,6 +161,8 @@ std::string render_status_json(const std::vector<Environment>& environments,
     }
     out += "}},\"upstream\":{";
     append_field(out, "state", runtime.upstream_state);
+    out += ",\"stateSince\":";
+    out += std::to_string(unix_ms(runtime.upstream_state_since));
     out += ',';
     append_number(out, "inFlightBytes", runtime.in_flight_bytes);
     out += ',';
@@ -118,7 +176,28 @@ std::string render_status_json(const std::vector<Environment>& environments,
         first = false;
         append_number(out, std::to_string(status), count);
     }
-    out += "}}}";
+    out += "}}";
+    append_summarisation(out, runtime.summarisation);
+    out += '}';
+}
+
+} // namespace
+
+std::string render_status_json(const std::vector<Environment>& environments,
+                               const CounterRegistry& counters, const RuntimeStatus& runtime,
+                               const std::map<int, std::uint64_t>& rejected_posts,
+                               const StatusReportOptions& options,
+                               std::chrono::system_clock::time_point now) {
+    const bool disconnected = upstream_disconnected(runtime, options, now);
+    std::string out = "{";
+    append_environments(out, environments, disconnected ? "disconnected" : "connected");
+    out += ',';
+    append_field(out, "status", disconnected ? "degraded" : "healthy");
+    out += ',';
+    append_field(out, "version", EVRELAY_VERSION);
+    out += ',';
+    append_evrelay_figures(out, counters, runtime, rejected_posts);
+    out += '}';
     return out;
 }
 

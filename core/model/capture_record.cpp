@@ -1,46 +1,13 @@
 #include "core/model/capture_record.hpp"
 
+#include "core/util/json_writer.hpp"
+
 #include <cstdio>
 #include <cstring>
 
 namespace evrelay {
 
 namespace {
-
-// RFC 8259 escaping for the few strings of an envelope (environment name, tags, payload ID).
-void append_escaped(std::string& out, std::string_view text) {
-    static constexpr char k_hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (byte < 0x20) {
-                out += "\\u00";
-                out.push_back(k_hex[byte >> 4]);
-                out.push_back(k_hex[byte & 0xF]);
-            } else {
-                out.push_back(c);
-            }
-        }
-    }
-    out.push_back('"');
-}
 
 // Days since 1970-01-01 for a proleptic Gregorian date, and back (H. Hinnant's algorithms):
 // exact for any year, unlike gmtime/timegm which depend on the C library's time_t range.
@@ -87,11 +54,16 @@ unsigned days_in_month(std::int64_t year, unsigned month) {
 
 } // namespace
 
+// The envelope's strings come from JSON (valid UTF-8) or from HTTP headers (X-LaunchDarkly-Tags,
+// X-LaunchDarkly-Payload-ID: any byte but a control character). util::append_json_string turns a
+// byte that is not UTF-8 into U+FFFD, so the line is always valid JSON and reads back: a raw byte
+// made the line of an accepted post unreadable — a spooled post went to bad/ instead of
+// upstream (found by tests/fuzz/fuzz_inbound_request).
 void append_capture_line(std::string& out, const CaptureRecord& record) {
     out += R"({"v":1,"received":")";
     out += format_timestamp(record.received);
     out += R"(","env":)";
-    append_escaped(out, record.env_name);
+    util::append_json_string(out, record.env_name);
     out += R"(,"sdk":")";
     out += to_string(record.sdk);
     out += R"(","kind":")";
@@ -100,14 +72,14 @@ void append_capture_line(std::string& out, const CaptureRecord& record) {
     out += std::to_string(record.metadata.schema_version);
     if (!record.metadata.tags.empty()) {
         out += R"(,"tags":)";
-        append_escaped(out, record.metadata.tags);
+        util::append_json_string(out, record.metadata.tags);
     }
     if (record.metadata.unsummarized) {
         out += R"(,"unsummarized":true)";
     }
     if (record.payload_id) {
         out += R"(,"payloadId":)";
-        append_escaped(out, *record.payload_id);
+        util::append_json_string(out, *record.payload_id);
     }
     out += record.kind == DataKind::diagnostic ? R"(,"event":)" : R"(,"events":)";
     const std::size_t events_at = out.size();

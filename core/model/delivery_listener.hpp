@@ -17,6 +17,7 @@ namespace evrelay {
 enum class Undeliverable {
     retries_exhausted, // recoverable failures until the last attempt
     rejected,          // 401/403/other 4xx: the credential is unusable (SPEC §2)
+    proxy_rejected,    // 407: the proxy refused evrelay's proxy credentials (a config problem)
     disabled,          // the (environment, SDK kind) was disabled by an earlier rejection
     no_credential,     // the environment has no credential for this SDK kind
     too_large,         // a single event still answered 413
@@ -27,10 +28,11 @@ std::string_view to_string(Undeliverable reason);
 // The counter an undeliverable payload is dropped under.
 DropReason drop_reason_for(Undeliverable reason);
 
-// True for the reasons that mean the credential cannot be used (exit 78).
+// True for the reasons that mean a credential cannot be used — the environment's, or the
+// proxy's — which only a configuration change can fix (exit 78).
 bool is_credential_problem(Undeliverable reason);
-// "upstream answered 401 for environment "production" (server)", or "environment "x" has no SDK
-// key": what replay and flush say when they exit 78.
+// "upstream answered 401 for environment "production" (server)", "environment "x" has no SDK
+// key", or "the proxy answered 407 …": what replay and flush say when they exit 78.
 std::string describe_credential_problem(const Payload& payload, Undeliverable reason,
                                         long last_status);
 

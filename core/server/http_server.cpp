@@ -26,6 +26,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <openssl/ssl.h>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -87,6 +88,13 @@ Result<void> HttpServer::Impl::load_tls() {
     context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                         ssl::context::single_dh_use);
+    // Relay's tlsMinVersion: 1.2 (what the options above leave) or 1.3.
+    const int oldest =
+        options.tls_min_version == TlsMinVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    if (SSL_CTX_set_min_proto_version(context.native_handle(), oldest) != 1) {
+        tls_context.reset();
+        return make_error(ErrorKind::config, "TLS: OpenSSL refused the minimum protocol version");
+    }
     beast::error_code ec;
     context.use_certificate_chain_file(options.tls_cert_file, ec);
     if (ec) {

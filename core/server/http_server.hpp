@@ -12,6 +12,9 @@
 
 namespace evrelay {
 
+// The oldest TLS version an HTTPS listener accepts; older ones are never accepted.
+enum class TlsMinVersion { tls1_2, tls1_3 };
+
 // SPEC §4 "Slow or idle clients": every limit here bounds what one client can hold, and none of
 // them lets one client delay another.
 struct HttpServerOptions {
@@ -25,7 +28,8 @@ struct HttpServerOptions {
     std::chrono::milliseconds write_timeout{30000};  // a client must take its response within
     std::size_t max_connections = 4096;              // beyond: accept and close at once
     std::string tls_cert_file, tls_key_file;         // both set → HTTPS (Beast ssl_stream)
-    int threads = 0;                                 // 0 = hardware_concurrency
+    TlsMinVersion tls_min_version = TlsMinVersion::tls1_2;
+    int threads = 0; // 0 = hardware_concurrency
 };
 
 // Called once per request, on the connection's strand, from one of the server's threads; several

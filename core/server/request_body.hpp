@@ -1,6 +1,6 @@
-// Internal to core/server: included only by http_server.cpp (through session.hpp), the one
-// translation unit that compiles Boost.Beast. How a request is read: its body type (a string
-// with simdjson's padding reserved), the parser, feeding the parser what is already buffered, and
+// Internal to core/server: included by http_server.cpp (through session.hpp), the one unit that
+// compiles Boost.Beast, and by tests/fuzz/fuzz_inbound_request.cpp. How a request is read: its body
+// type (a string with simdjson's padding reserved), the parser, feeding it what is buffered, and
 // handing the parsed message over as an HttpRequest. The body is kept as sent: a gzip body is
 // inflated by the inbound handler, not here; Beast's parser removes the chunked framing.
 #pragma once

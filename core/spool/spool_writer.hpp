@@ -31,6 +31,9 @@ struct SpoolWriterOptions {
     // Keep an in-memory index of the lines of segments closed by this writer (index_of()), up
     // to this many lines in all (older indexes are dropped first; 0 = keep none).
     std::size_t max_indexed_lines = 0;
+    // The fdatasync(2) of a durable group, by default ::fdatasync: tests put a stalled disk
+    // here (serve --durable-timeout). Returns 0, or -1 with errno set.
+    std::function<int(int fd)> sync_data;
 };
 
 // Appends capture lines (SPEC §6) to the spool's current segment (SPEC §7). The segment is
@@ -82,7 +85,8 @@ class SpoolWriter {
     // destructor completes every append still queued.
     void append_async(Line line, AppendDone done);
 
-    // Closes the open segment when it is older than segment_age (call it from a timer).
+    // Closes the open segment when it is older than segment_age (call it from a timer). Never
+    // waits: while a group is being written, its leader closes a due segment afterwards.
     void rotate_if_due();
     // Waits until every segment closed so far (by size, age or close()) is synced, renamed to
     // ".seg" and unlocked: closing happens on the writer's closer thread.
@@ -92,7 +96,8 @@ class SpoolWriter {
     void close();
     // The index of a segment this writer closed (by its ".seg" path); nullptr when none is kept
     // (options.max_indexed_lines, not written here, or evicted). Indexes stay until evicted
-    // (oldest first, beyond max_indexed_lines): a pass that stopped half-way uses it again.
+    // (oldest first, beyond max_indexed_lines) or until the next close finds their segment
+    // removed (delivered): a pass that stopped half-way uses it again.
     std::shared_ptr<const SpoolSegmentIndex> index_of(const std::filesystem::path& closed);
 
     // Deletes the open segment instead of closing it (an ingest that failed half-way: the

@@ -36,14 +36,16 @@ std::vector<std::string> PayloadSummarizer::summarize(const std::string& env_nam
     for (const std::string_view event : events) {
         summarizer->add(event, in.schema_version, flags.get(), now, upstream_date, out, counts);
     }
+    EnvironmentCounts& total = m_counts[env_name];
     if (std::optional<std::string> summary = summarizer->take_summary()) {
         out.push_back(std::move(*summary));
+        ++total.summaries;
     }
-    m_counts[env_name] += counts;
+    total.events += counts;
     return out;
 }
 
-std::map<std::string, SummarizeCounts> PayloadSummarizer::counts() const {
+std::map<std::string, PayloadSummarizer::EnvironmentCounts> PayloadSummarizer::counts() const {
     std::lock_guard lock(m_mutex);
     return m_counts;
 }

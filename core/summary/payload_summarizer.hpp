@@ -6,6 +6,7 @@
 #include "core/summary/event_summarizer.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,8 +43,12 @@ class PayloadSummarizer {
                                        const PayloadMetadata& in,
                                        const std::vector<std::string_view>& events);
 
-    // What was done so far, per environment (for the closing log line and /status).
-    std::map<std::string, SummarizeCounts> counts() const;
+    // What was done so far, per environment (for /status and /metrics).
+    struct EnvironmentCounts {
+        SummarizeCounts events;
+        std::uint64_t summaries = 0; // summary events produced
+    };
+    std::map<std::string, EnvironmentCounts> counts() const;
 
   private:
     using Key = std::tuple<std::string, SdkKind, std::string>; // env, SDK kind, tags
@@ -55,7 +60,7 @@ class PayloadSummarizer {
 
     mutable std::mutex m_mutex;
     std::map<Key, std::unique_ptr<EventSummarizer>> m_summarizers;
-    std::map<std::string, SummarizeCounts> m_counts;
+    std::map<std::string, EnvironmentCounts> m_counts;
 };
 
 } // namespace evrelay

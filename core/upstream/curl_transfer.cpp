@@ -1,5 +1,6 @@
 #include "core/upstream/curl_transfer.hpp"
 
+#include "core/upstream/retry_policy.hpp"
 #include "core/util/ascii.hpp"
 
 #include <string>
@@ -70,6 +71,12 @@ long Transfer::status(CURLcode result) const {
     long status = 0;
     if (result == CURLE_OK) {
         curl_easy_getinfo(m_easy.get(), CURLINFO_RESPONSE_CODE, &status);
+    } else if (long connect_status = 0; curl_easy_getinfo(m_easy.get(), CURLINFO_HTTP_CONNECTCODE,
+                                                          &connect_status) == CURLE_OK &&
+                                        connect_status == k_proxy_authentication_required) {
+        // The CONNECT of an https:// upstream was refused; for a plain http:// upstream the
+        // proxy's 407 is the response itself (above).
+        status = connect_status;
     }
     return status;
 }
@@ -122,6 +129,9 @@ std::vector<std::unique_ptr<Transfer>> TransferPool::take_all_running() {
 }
 
 Result<std::unique_ptr<Transfer>> TransferPool::make_transfer() const {
+    if (!m_settings.unusable.empty()) {
+        return make_error(ErrorKind::config, m_settings.unusable);
+    }
     EasyHandle handle(curl_easy_init());
     if (!handle) {
         return make_error(ErrorKind::io, "curl_easy_init failed");
@@ -156,11 +166,11 @@ Result<std::unique_ptr<Transfer>> TransferPool::make_transfer() const {
         curl_blob blob{const_cast<char*>(m_settings.ca_bundle.data()), m_settings.ca_bundle.size(),
                        CURL_BLOB_NOCOPY};
         curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
-    } else if (!m_settings.ca_file.empty()) {
-        curl_easy_setopt(easy, CURLOPT_CAINFO, m_settings.ca_file.c_str());
+        // An https:// proxy is verified with the same CAs (Relay's Go transport does the same).
+        curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO_BLOB, &blob);
     }
-    if (!m_settings.proxy.empty()) {
-        curl_easy_setopt(easy, CURLOPT_PROXY, m_settings.proxy.c_str());
+    if (Result<void> applied = apply_curl_proxy(easy, m_settings.proxy); !applied) {
+        return tl::unexpected(applied.error());
     }
     // Read back by take_running(); the pool owns the transfer whenever curl can hand it back.
     curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/upstream/curl_handles.hpp"
+#include "core/upstream/proxy_settings.hpp"
 #include "core/upstream/request_header_cache.hpp"
 #include "core/upstream/sender_job.hpp"
 #include "core/util/error.hpp"
@@ -37,9 +38,11 @@ class HeaderList {
 struct TransferSettings {
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds request_timeout{30000};
-    std::string proxy;     // "" = curl's default
-    std::string ca_bundle; // in memory; "" = curl's default bundle (or ca_file)
-    std::string ca_file;   // used when ca_bundle is "" (an unreadable --ca-cert: TLS fails)
+    CurlProxy proxy;       // all unset = curl's default
+    std::string ca_bundle; // in memory, for the upstream and an HTTPS proxy; "" = curl's default
+    // Why no transfer can be made ("" = they can): a proxy or CA file that cannot be used. Every
+    // attempt then fails as a connection error, never sent around the proxy or unverified.
+    std::string unusable;
     // Where each response's Date header goes (Unix ms), for the summariser's debug window
     // (SPEC §8: debug events stop at the later of evrelay's clock and the upstream's). Null:
     // response headers are not read.
@@ -62,8 +65,9 @@ class Transfer {
     // bytes when `gzip`); curl reads the job's own buffer, no copy. Counts the attempt.
     void prepare(JobPtr job, std::shared_ptr<const RequestHeaders> request, bool gzip);
 
-    // The attempt's result: the HTTP status (0 unless `result` is CURLE_OK) and curl's error
-    // text ("" when curl left none).
+    // The attempt's result: the HTTP status (0 unless `result` is CURLE_OK, but 407 when the
+    // proxy refused the tunnel with it: an answer, not a connection error) and curl's error text
+    // ("" when curl left none).
     long status(CURLcode result) const;
     const char* error() const { return m_error.data(); }
 
@@ -100,6 +104,7 @@ class TransferPool {
     // Every running transfer (when stopping).
     std::vector<std::unique_ptr<Transfer>> take_all_running();
     std::size_t running() const { return m_running.size(); }
+    const TransferSettings& settings() const { return m_settings; }
 
   private:
     Result<std::unique_ptr<Transfer>> make_transfer() const;

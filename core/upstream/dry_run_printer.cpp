@@ -1,6 +1,7 @@
 #include "core/upstream/dry_run_printer.hpp"
 
 #include "core/model/credential.hpp"
+#include "core/util/url_mask.hpp"
 
 #include <string>
 
@@ -21,7 +22,7 @@ void DryRunPrinter::submit(Payload payload) {
     bool missing_credential = false;
     if (request) {
         text += "POST ";
-        text += request->url;
+        text += util::mask_url_credentials(request->url); // as credentials are masked below
         text += '\n';
         for (const auto& [name, value] : request->headers) {
             text += name;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cstdio>
 #include <memory>
 #include <utility>
 
@@ -58,12 +59,18 @@ FlagDataPoller::FlagDataPoller(FlagDataPollerOptions options, FlagStore& store,
                                std::function<std::vector<FlagPollTarget>()> targets)
     : m_options(std::move(options)), m_store(store), m_targets(std::move(targets)),
       m_url(trim_slashes(m_options.base_uri) + "/sdk/latest-all") {
-    if (!m_options.ca_cert.empty()) {
-        if (Result<std::string> bundle = ca_bundle_with(m_options.ca_cert)) {
+    // The sender has logged a proxy or CA file it cannot use; polls then fail the same way,
+    // never going around the proxy or unverified.
+    if (Result<CurlProxy> proxy = curl_proxy_for(m_options.proxy)) {
+        m_proxy = std::move(*proxy);
+    } else {
+        m_unusable = proxy.error().message;
+    }
+    if (!m_options.ca_cert_files.empty()) {
+        if (Result<std::string> bundle = ca_bundle_with(m_options.ca_cert_files)) {
             m_ca_bundle = std::move(*bundle);
         } else {
-            spdlog::error("flag data: CA file: {}; TLS connections will fail",
-                          bundle.error().message);
+            m_unusable = bundle.error().message;
         }
     }
 }
@@ -168,12 +175,17 @@ void FlagDataPoller::poll(const FlagPollTarget& target) {
     if (!m_ca_bundle.empty()) {
         curl_blob blob{m_ca_bundle.data(), m_ca_bundle.size(), CURL_BLOB_NOCOPY};
         curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &blob);
+        curl_easy_setopt(handle, CURLOPT_PROXY_CAINFO_BLOB, &blob);
     }
-    if (!m_options.proxy.empty()) {
-        curl_easy_setopt(handle, CURLOPT_PROXY, m_options.proxy.c_str());
-    }
+    Result<void> proxy_applied = apply_curl_proxy(handle, m_proxy);
 
-    const CURLcode result = curl_easy_perform(handle);
+    const CURLcode result = !m_unusable.empty() || !proxy_applied
+                                ? CURLE_COULDNT_CONNECT
+                                : curl_easy_perform(handle);
+    if (!m_unusable.empty() || !proxy_applied) {
+        const std::string& why = !m_unusable.empty() ? m_unusable : proxy_applied.error().message;
+        std::snprintf(error.data(), error.size(), "%s", why.c_str());
+    }
     long status = 0;
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
     const std::string source = "poll " + m_url;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include "core/flags/flag_store.hpp"
+#include "core/model/outbound_proxy.hpp"
+#include "core/upstream/proxy_settings.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -26,8 +28,8 @@ struct FlagDataPollerOptions {
     std::string user_agent = std::string("evrelay/") + EVRELAY_VERSION;
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds request_timeout{30000};
-    std::string proxy;   // as the sender's ("" = curl's default: HTTPS_PROXY, NO_PROXY)
-    std::string ca_cert; // --ca-cert, added to the default bundle as the sender does
+    OutboundProxy proxy;                    // the sender's, credentials and all
+    std::vector<std::string> ca_cert_files; // the sender's, added to the default bundle
     std::size_t max_body_bytes = 64u << 20;
 };
 
@@ -68,6 +70,8 @@ class FlagDataPoller {
     const std::function<std::vector<FlagPollTarget>()> m_targets;
     const std::string m_url;
     std::string m_ca_bundle; // "" = curl's default
+    CurlProxy m_proxy;       // all unset = curl's default
+    std::string m_unusable;  // why no poll can be made ("" = they can), as the sender's
 
     std::mutex m_poll_mutex; // one poll at a time: the thread's rounds, poll_environment()
     std::map<std::string, std::string> m_etags; // by environment, of the last 200

@@ -11,6 +11,9 @@ AttemptOutcome classify_status(long status) {
     if (status == 413) {
         return AttemptOutcome::too_large;
     }
+    if (status == k_proxy_authentication_required) {
+        return AttemptOutcome::proxy_rejected;
+    }
     if (status >= 400 && status < 500) {
         if (status == 400 || status == 408 || status == 429) {
             return AttemptOutcome::recoverable;

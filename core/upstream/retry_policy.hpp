@@ -5,17 +5,24 @@
 
 namespace evrelay {
 
+// The proxy's "Proxy Authentication Required".
+inline constexpr long k_proxy_authentication_required = 407;
+
 // What one upstream attempt's HTTP status means for its payload (SPEC §2).
 enum class AttemptOutcome {
-    delivered,   // 2xx
-    recoverable, // connection error or timeout (status 0), 400, 408, 429, 5xx, anything unexpected
-    too_large,   // 413: split the payload in halves
-    rejected,    // any other 4xx: the credential is unusable
+    delivered,      // 2xx
+    recoverable,    // connection error or timeout (status 0), 400, 408, 429, 5xx, anything else
+    too_large,      // 413: split the payload in halves
+    rejected,       // any other 4xx: the credential is unusable
+    proxy_rejected, // 407: the proxy refused the proxy credentials
 };
 
 // Classifies a status as Relay (go-sdk-events) does; 0 stands for a connection error or timeout.
 // Statuses outside 2xx and 4xx (1xx, 3xx — redirects are not followed) count as recoverable,
-// as in Relay's isHTTPErrorRecoverable.
+// as in Relay's isHTTPErrorRecoverable. 407 is the one 4xx evrelay sets apart: Relay sees it as
+// a connection error (an https:// upstream, whose CONNECT fails) or as the environment's
+// credential refused (http://); it is neither, but the proxy refusing the proxy credentials —
+// the same kind of configuration problem as a 401 (no retry, exit 78), named as what it is.
 AttemptOutcome classify_status(long status);
 
 // When to retry a payload that failed recoverably. Pure, so it can be tested without a network.

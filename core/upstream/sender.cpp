@@ -6,6 +6,7 @@
 #include "core/upstream/credential_gate.hpp"
 #include "core/upstream/curl_event_loop.hpp"
 #include "core/upstream/curl_transfer.hpp"
+#include "core/upstream/proxy_settings.hpp"
 #include "core/upstream/request_header_cache.hpp"
 #include "core/upstream/retry_policy.hpp"
 #include "core/upstream/retry_queue.hpp"
@@ -13,6 +14,7 @@
 #include "core/upstream/sender_split.hpp"
 #include "core/util/duration.hpp"
 #include "core/util/log_throttle.hpp"
+#include "core/util/url_mask.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -33,12 +35,26 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// libcurl's error text may quote a URL (the proxy's, the upstream's): masked like any URL.
 std::string describe_status(long status, const char* curl_error) {
     if (status != 0) {
         return std::to_string(status);
     }
-    return std::string("connection error (") + (curl_error[0] != '\0' ? curl_error : "no detail") +
-           ")";
+    return "connection error (" +
+           (curl_error[0] != '\0' ? util::mask_url_credentials(curl_error) : "no detail") + ")";
+}
+
+// What to check when the proxy answers 407: never the credentials themselves.
+std::string_view proxy_rejection_advice(const OutboundProxy& proxy, const CurlProxy& curl) {
+    if (proxy.url.empty()) {
+        return "check the credentials in the URL of the proxy variable";
+    }
+    if (curl.auth == 0) {
+        return "no proxy credentials are configured ([Proxy] user and password, or "
+               "PROXY_AUTH_USER and PROXY_AUTH_PASSWORD)";
+    }
+    return "it refused the proxy credentials; check [Proxy] user and password (PROXY_AUTH_USER, "
+           "PROXY_AUTH_PASSWORD) or those in the proxy URL";
 }
 
 TransferSettings transfer_settings(const SenderOptions& options,
@@ -47,14 +63,26 @@ TransferSettings transfer_settings(const SenderOptions& options,
     settings.upstream_date_ms = upstream_date_ms;
     settings.connect_timeout = options.connect_timeout;
     settings.request_timeout = options.request_timeout;
-    settings.proxy = options.proxy;
-    settings.ca_file = options.ca_cert;
-    if (!options.ca_cert.empty()) {
-        if (Result<std::string> bundle = ca_bundle_with(options.ca_cert)) {
+    if (Result<CurlProxy> proxy = curl_proxy_for(options.proxy)) {
+        settings.proxy = std::move(*proxy);
+        if (!options.proxy.url.empty()) {
+            spdlog::info("sender: through the proxy {}{}", describe_proxy(options.proxy),
+                         settings.proxy.auth == CURLAUTH_NTLM    ? " (NTLM authentication)"
+                         : settings.proxy.auth == CURLAUTH_BASIC ? " (Basic authentication)"
+                                                                 : "");
+        }
+    } else {
+        settings.unusable = proxy.error().message;
+    }
+    if (!options.ca_cert_files.empty()) {
+        if (Result<std::string> bundle = ca_bundle_with(options.ca_cert_files)) {
             settings.ca_bundle = std::move(*bundle);
         } else {
-            spdlog::error("sender: CA file: {}; TLS connections will fail", bundle.error().message);
+            settings.unusable = bundle.error().message;
         }
+    }
+    if (!settings.unusable.empty()) {
+        spdlog::error("sender: {}; no request can be sent", settings.unusable);
     }
     return settings;
 }
@@ -116,6 +144,8 @@ struct Sender::Impl {
     std::set<std::pair<std::string, SdkKind>> no_credential_logged;
     util::LogThrottle retry_warnings{std::chrono::seconds(1)};
     util::LogThrottle drop_warnings{std::chrono::seconds(1)};
+    // Every payload meets the same refusing proxy: one error a minute says it all.
+    util::LogThrottle proxy_errors{std::chrono::minutes(1)};
 
     // --- Threads, last: they use everything above. ---
     std::optional<CompressionWorker> compressor; // when gzip is on
@@ -135,6 +165,7 @@ struct Sender::Impl {
     void complete(std::unique_ptr<Transfer> transfer, CURLcode result);
     void on_no_credential(JobPtr job, const Error& error);
     void on_recoverable(JobPtr job, long status, const char* curl_error);
+    void on_proxy_rejected(JobPtr job, long status);
     void on_too_large(JobPtr job, long status);
     void on_rejected(JobPtr job, long status, const std::string& credential);
 
@@ -237,7 +268,7 @@ void Sender::Impl::complete(std::unique_ptr<Transfer> transfer, CURLcode result)
     const std::string curl_error(transfer->error());
     transfers.put_idle(std::move(transfer));
 
-    if (result != CURLE_OK && curl_error.empty()) {
+    if (result != CURLE_OK && status == 0 && curl_error.empty()) {
         // The error buffer is empty for some failures; the generic text still helps.
         on_recoverable(std::move(job), 0, curl_easy_strerror(result));
         return;
@@ -254,6 +285,9 @@ void Sender::Impl::complete(std::unique_ptr<Transfer> transfer, CURLcode result)
         return;
     case AttemptOutcome::rejected:
         on_rejected(std::move(job), status, request->credential);
+        return;
+    case AttemptOutcome::proxy_rejected:
+        on_proxy_rejected(std::move(job), status);
         return;
     }
 }
@@ -345,6 +379,21 @@ void Sender::Impl::on_rejected(JobPtr job, long status, const std::string& crede
                       payload.env_name, status, to_string(payload.sdk));
     }
     finish_undeliverable(std::move(job), Undeliverable::rejected, status);
+}
+
+void Sender::Impl::on_proxy_rejected(JobPtr job, long status) {
+    counters.count_upstream_status(status);
+    std::uint64_t suppressed = 0;
+    if (proxy_errors.allow(suppressed)) {
+        spdlog::error("sender: the proxy {} answered {} (Proxy Authentication Required): {}; "
+                      "payloads are not retried, since only a configuration change can fix "
+                      "this{}",
+                      describe_proxy(options.proxy), status,
+                      proxy_rejection_advice(options.proxy, transfers.settings().proxy),
+                      suppressed != 0 ? fmt::format(" ({} similar messages suppressed)", suppressed)
+                                      : std::string());
+    }
+    finish_undeliverable(std::move(job), Undeliverable::proxy_rejected, status);
 }
 
 void Sender::Impl::finish_delivered(JobPtr job, long status) {

@@ -3,6 +3,7 @@
 #include "core/model/counters.hpp"
 #include "core/model/delivery_listener.hpp"
 #include "core/model/environment.hpp"
+#include "core/model/outbound_proxy.hpp"
 #include "core/model/payload.hpp"
 
 #include <chrono>
@@ -25,10 +26,15 @@ struct SenderOptions {
     std::size_t max_concurrent_requests = 16;
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds request_timeout{30000};
-    std::string proxy; // curl proxy URL ("" = curl's default, which honours HTTPS_PROXY/NO_PROXY)
-    // Extra CA bundle file (--ca-cert). It is *added* to curl's default bundle (the two are
-    // concatenated into one in-memory bundle); an unreadable file is logged and TLS then fails.
-    std::string ca_cert;
+    // The outbound proxy; its credentials go to libcurl as credentials (proxy_settings.hpp).
+    // A 407 from it ends the payload at once (Undeliverable::proxy_rejected: a configuration
+    // problem, like a refused credential). No URL = libcurl's default (HTTPS_PROXY, NO_PROXY).
+    OutboundProxy proxy;
+    // CA files trusted besides libcurl's default bundle (--ca-cert, caCertFiles), for the
+    // upstream and an HTTPS proxy (ca_bundle.hpp). Callers check them first (ca_bundle_with,
+    // curl_proxy_for): a file or proxy the sender cannot use is logged, and every attempt then
+    // fails as a connection error rather than going out unverified or around the proxy.
+    std::vector<std::string> ca_cert_files;
 };
 
 // Delivers payloads upstream on the libcurl multi interface (SPEC §2): one thread drives many

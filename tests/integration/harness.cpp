@@ -17,8 +17,11 @@ RunResult run_evrelay(const std::vector<std::string>& args, std::optional<std::s
     options.stdin_data = std::move(stdin_data);
     options.env = std::move(env);
     // The tests choose every setting; nothing from the developer's shell may leak in.
-    options.unset_env = {"EVENTS_HOST", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
-                         "http_proxy",  "ALL_PROXY",   "USE_EVENTS"};
+    options.unset_env = {
+        "EVENTS_HOST",       "HTTPS_PROXY",     "https_proxy",     "HTTP_PROXY",
+        "http_proxy",        "ALL_PROXY",       "all_proxy",       "NO_PROXY",
+        "no_proxy",          "PROXY_URL",       "PROXY_AUTH_USER", "PROXY_AUTH_PASSWORD",
+        "PROXY_AUTH_DOMAIN", "PROXY_AUTH_NTLM", "PROXY_CA_CERTS",  "USE_EVENTS"};
     return run_process(std::move(options), timeout);
 }
 

@@ -157,7 +157,10 @@ std::unique_ptr<ChildProcess> start_evrelay(const std::vector<std::string>& args
     options.env = env;
     for (const char* name :
          {"EVENTS_HOST", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
-          "USE_EVENTS", "PORT", "EVENTS_FLUSH_INTERVAL", "EVENTS_CAPACITY"}) {
+          "USE_EVENTS", "PORT", "EVENTS_FLUSH_INTERVAL", "EVENTS_CAPACITY", "TLS_ENABLED",
+          "TLS_CERT", "TLS_KEY", "TLS_MIN_VERSION", "USE_PROMETHEUS", "PROMETHEUS_PORT",
+          "PROMETHEUS_PREFIX", "FILE_DATA_SOURCE", "PROXY_URL", "PROXY_AUTH_USER",
+          "PROXY_AUTH_PASSWORD", "PROXY_AUTH_NTLM", "PROXY_AUTH_DOMAIN", "PROXY_CA_CERTS"}) {
         if (env.count(name) == 0) {
             options.unset_env.emplace_back(name);
         }

@@ -13,8 +13,12 @@ ServeProcess::ServeProcess(const std::vector<std::string>& args,
     options.args = {EVRELAY_BINARY, "serve", "--bind", "127.0.0.1", "--port", "0"};
     options.args.insert(options.args.end(), args.begin(), args.end());
     options.env = std::move(env);
-    options.unset_env = {"EVENTS_HOST", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
-                         "http_proxy",  "ALL_PROXY",   "USE_EVENTS",  "PORT"};
+    options.unset_env = {
+        "EVENTS_HOST",     "HTTPS_PROXY",       "https_proxy",     "HTTP_PROXY",
+        "http_proxy",      "ALL_PROXY",         "USE_EVENTS",      "PORT",
+        "TLS_ENABLED",     "USE_PROMETHEUS",    "FILE_DATA_SOURCE", "PROXY_URL",
+        "PROXY_AUTH_USER", "PROXY_AUTH_PASSWORD", "PROXY_AUTH_NTLM", "PROXY_AUTH_DOMAIN",
+        "PROXY_CA_CERTS"};
     m_process = std::make_unique<ChildProcess>(std::move(options));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     constexpr std::string_view k_marker = "serve: listening on 127.0.0.1:";

@@ -2,15 +2,15 @@
 // X-LaunchDarkly-Unsummarized leave serve as schema-4 summaries: index events for new contexts,
 // summary counters per flag, full feature events for tracked flags, debug events while debugging
 // is on, custom and identify events kept — never the old posts as they came.
-#include "serve_client.hpp"
 #include "harness.hpp"
+#include "serve_client.hpp"
 #include "summarise_support.hpp"
-
 #include "tests/support/scratch_dir.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <thread>
 
 using namespace evrelay::test;
 
@@ -92,6 +92,21 @@ TEST_CASE("serve summarises schema 1-2 and Unsummarized posts into schema 4", "[
     post_old_schema_traffic(serve.port());
     serve.process().send_signal(SIGUSR1);
     REQUIRE(upstream.wait_for_requests(1, std::chrono::seconds(10)));
+
+    // /status and /metrics say what was summarised and which flag data was used.
+    const ClientResponse status = http_request(serve.port(), "GET", "/status");
+    INFO(status.body);
+    CHECK(status.body.find(R"("summarisation":{"default":{"inputEvents":9,"summaryEvents":1,)") !=
+          std::string::npos);
+    CHECK(status.body.find(R"("flagData":{"source":"file )" + flags.string() +
+                           R"(","loaded":true,"flags":4,"ageSeconds":)") != std::string::npos);
+    const ClientResponse metrics = http_request(serve.port(), "GET", "/metrics");
+    CHECK(metrics.body.find("evrelay_summarised_input_events_total{env=\"default\"} 9\n") !=
+          std::string::npos);
+    CHECK(metrics.body.find("evrelay_feature_events_total{env=\"default\"} 2\n") !=
+          std::string::npos);
+    CHECK(metrics.body.find("evrelay_flag_data_age_seconds{env=\"default\",source=\"file ") !=
+          std::string::npos);
     REQUIRE(guard.stop() == 0);
     INFO(serve.process().stderr_text());
     const UpstreamOutput out = read_upstream_output(upstream.requests());
@@ -115,6 +130,13 @@ TEST_CASE("serve summarises after the upstream's Date: debugging ends by the lat
               .status == 202);
     serve.process().send_signal(SIGUSR1);
     REQUIRE(upstream.wait_for_requests(1, std::chrono::seconds(10)));
+    // The answer (and its Date) has reached serve once /status says the upstream took it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (http_request(serve.port(), "GET", "/status").body.find(R"("state":"ok")") ==
+               std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     upstream.clear();
 
     CHECK(post_bulk(serve.port(), {php_feature("debugged", "u1", "true", 1, 9, "false")},
@@ -125,18 +147,15 @@ TEST_CASE("serve summarises after the upstream's Date: debugging ends by the lat
     REQUIRE(guard.stop() == 0);
     const UpstreamOutput out = read_upstream_output(upstream.requests());
     CHECK(out.debug_keys.empty());
-    CHECK(out.counters.at("debugged") ==
-          std::vector<SummaryCounter>{{"true", 1, 9, false, 1}});
+    CHECK(out.counters.at("debugged") == std::vector<SummaryCounter>{{"true", 1, 9, false, 1}});
 }
 
-TEST_CASE("serve --flags: a bad file is a configuration error (78) naming it",
-          "[serve][summary]") {
+TEST_CASE("serve --flags: a bad file is a configuration error (78) naming it", "[serve][summary]") {
     ScratchDir scratch;
     const auto flags = scratch.write("flags.json", R"({"flags":{"a":{"version":"three"}}})");
-    const RunResult result =
-        run_evrelay({"serve", "--bind", "127.0.0.1", "--port", "0", "--sdk-key", k_sdk_key,
-                     "--flags", flags.string()},
-                    std::nullopt, std::chrono::seconds(20));
+    const RunResult result = run_evrelay({"serve", "--bind", "127.0.0.1", "--port", "0",
+                                          "--sdk-key", k_sdk_key, "--flags", flags.string()},
+                                         std::nullopt, std::chrono::seconds(20));
     CHECK(result.status == 78);
     CHECK(result.err.find(flags.string()) != std::string::npos);
 }

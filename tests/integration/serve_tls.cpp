@@ -23,7 +23,7 @@ TEST_CASE("serve accepts posts over TLS with --tls-cert and --tls-key", "[serve]
                         "--flush-interval", "1h", "--tls-cert", cert.string(), "--tls-key",
                         key.string()});
     ServeGuard guard(serve);
-    CHECK(serve.process().stderr_text().find("(TLS)") != std::string::npos);
+    CHECK(serve.process().stderr_text().find("(TLS 1.2+)") != std::string::npos);
     const auto events = make_events(4);
     const std::vector<std::pair<std::string, std::string>> headers = {
         {"Authorization", "sdk-tls-test-0001"}, {"X-LaunchDarkly-Event-Schema", "4"}};

@@ -20,13 +20,16 @@ Runs the LaunchDarkly Node server SDK over SCENARIO.json and prints the analytic
 options:
   --inputs FILE      also write the same evaluations and events as schema-2 events (what an old
                      PHP SDK posts: inline users, creationDates equal to the SDK's own), a JSON array
-  --capture FILE     the same schema-2 events as one evrelay-capture/1 line (env "default",
-                     sdk server, kind analytics, schema 2), for replay/flush
+                     (a scenario of contexts: schema-4 events with contexts, as PHP 6 posts them)
+  --capture FILE     the same events as one evrelay-capture/1 line (env "default", sdk server,
+                     kind analytics, schema 2; a scenario of contexts: schema 4, "unsummarized"),
+                     for replay/flush
   --flags-out FILE   write the scenario's flag data to FILE and have the SDK read that very file
   --user-form FORM   how --inputs/--capture write users: "sdk" (default; the scenario's user,
                      privateAttributeNames included) or "php" (as PHP SDKs post them: private
                      attributes removed and named in "privateAttrs"; events of anonymous users
-                     marked contextKind "anonymousUser")
+                     marked contextKind "anonymousUser"). A scenario of contexts has no users:
+                     its events are schema 4 (X-LaunchDarkly-Unsummarized), "sdk" only
   --timeout-ms N     give up after N ms (default 15000)`;
 
 const SDK_KEY = 'sdk-reference-00000000-0000-0000-0000-000000000000';
@@ -103,14 +106,24 @@ function loadScenario(file) {
     const where = `ops[${i}]`;
     if (!isObject(op)) fail(where, 'must be an object');
     if (!KNOWN_OPS.has(op.op)) fail(`${where}.op`, `must be one of ${[...KNOWN_OPS].join(', ')}`);
-    if (!isObject(op.user) || op.user.key === undefined || op.user.key === null) {
-      fail(`${where}.user`, 'must be a schema-2 user object with a "key"');
+    // A scenario gives users (schema 2) or contexts (schema 4), never both: one post has one schema.
+    if (op.context !== undefined) {
+      if (op.user !== undefined) fail(where, 'give "user" or "context", not both');
+      if (!isObject(op.context) || typeof op.context.kind !== 'string') {
+        fail(`${where}.context`, 'must be a context object with a "kind" (schema 4)');
+      }
+    } else if (!isObject(op.user) || op.user.key === undefined || op.user.key === null) {
+      fail(`${where}.user`, 'must be a schema-2 user object with a "key" (or give "context")');
+    }
+    if ((op.context !== undefined) !== (s.ops[0].context !== undefined)) {
+      fail(where, 'every op of a scenario gives a "user", or every op a "context"');
     }
     if ((op.op === 'variation' || op.op === 'variationDetail') && typeof op.flag !== 'string') {
       fail(`${where}.flag`, 'must be a flag key (string)');
     }
     if (op.op === 'track' && typeof op.key !== 'string') fail(`${where}.key`, 'must be an event key');
   });
+  s.usesContexts = s.ops[0].context !== undefined;
   return s;
 }
 
@@ -137,15 +150,16 @@ function phpWireUser(user) {
   return out;
 }
 
-// One input event of the SDK's event processor, written as the schema-2 event an old SDK would
-// post for the same evaluation or call. PHP also marks the feature and custom events of anonymous
-// users with contextKind "anonymousUser" (its EventFactory), which the php form reproduces.
-function schema2Event(input, user, userForm) {
-  const anonymousMark = userForm === 'php' && user.anonymous === true;
+// One input event of the SDK's event processor, written as the event an old SDK would post for
+// the same evaluation or call: `who` is {user} (schema 2) or {context} (schema 4, as PHP 6 posts
+// X-LaunchDarkly-Unsummarized). PHP also marks the feature and custom events of anonymous users
+// with contextKind "anonymousUser" (its EventFactory), which the php form reproduces.
+function inputEvent(input, who, userForm) {
+  const anonymousMark = userForm === 'php' && who.user !== undefined && who.user.anonymous === true;
   const base = { kind: input.kind, creationDate: input.creationDate };
   switch (input.kind) {
     case 'feature': {
-      const e = { ...base, key: input.key, user, value: input.value };
+      const e = { ...base, key: input.key, ...who, value: input.value };
       if (input.variation !== undefined) e.variation = input.variation;
       if (input.version !== undefined) e.version = input.version;
       e.default = input.default === undefined ? null : input.default;
@@ -157,14 +171,14 @@ function schema2Event(input, user, userForm) {
       return e;
     }
     case 'custom': {
-      const e = { ...base, key: input.key, user };
+      const e = { ...base, key: input.key, ...who };
       if (input.data !== undefined) e.data = input.data;
       if (input.metricValue !== undefined) e.metricValue = input.metricValue;
       if (anonymousMark) e.contextKind = 'anonymousUser';
       return e;
     }
     case 'identify':
-      return { ...base, key: String(user.key), user };
+      return who.user !== undefined ? { ...base, key: String(who.user.key), ...who } : { ...base, ...who };
     default:
       throw new Error(`the SDK produced an input event of kind "${input.kind}", not handled here`);
   }
@@ -261,30 +275,36 @@ async function run(opts, scenario) {
     await client.waitForInitialization({ timeout: opts.timeoutMs / 1000 });
 
     // Every input event reaching the event processor (including prerequisite evaluations), with
-    // the user of the op that caused it, becomes one schema-2 event.
+    // the user of the op that caused it, becomes one schema-2 event; with a context, one schema-4
+    // event carrying the context as the SDK's own filter writes it (private attributes removed
+    // and listed in redactedAttributes, anonymous contexts whole), as PHP 6 posts it.
     const inputs = [];
     let currentUser;
+    const contextFilter = new ld.ContextFilter(false, []);
     const processor = client._eventProcessor;
     if (!processor || typeof processor.sendEvent !== 'function') {
       throw new Error('this SDK version has no _eventProcessor.sendEvent to observe');
     }
     const sendEvent = processor.sendEvent.bind(processor);
     processor.sendEvent = (input) => {
-      const user = opts.userForm === 'php' ? phpWireUser(currentUser) : currentUser;
-      inputs.push(schema2Event(input, user, opts.userForm));
+      let who;
+      if (scenario.usesContexts) who = { context: contextFilter.filter(input.context) };
+      else who = { user: opts.userForm === 'php' ? phpWireUser(currentUser) : currentUser };
+      inputs.push(inputEvent(input, who, opts.userForm));
       sendEvent(input);
     };
 
     for (const op of scenario.ops) {
+      const subject = scenario.usesContexts ? op.context : op.user;
       currentUser = op.user;
       lastDetail = undefined;
-      const context = ld.Context.toLDContext(ld.Context.fromLDContext(op.user));
-      const result = { op: op.op, userKey: op.user.key, context };
+      const context = ld.Context.toLDContext(ld.Context.fromLDContext(subject));
+      const result = { op: op.op, userKey: subject.key, context };
       // The legacy user goes to the SDK as it is: the SDK's own conversion to a context is the
       // reference (its "context" above), not one written here.
       if (op.op === 'variation' || op.op === 'variationDetail') {
         const def = op.default === undefined ? null : op.default;
-        await client[op.op](op.flag, op.user, def);
+        await client[op.op](op.flag, subject, def);
         Object.assign(result, {
           flag: op.flag,
           value: lastDetail.value,
@@ -292,10 +312,10 @@ async function run(opts, scenario) {
           reason: lastDetail.reason,
         });
       } else if (op.op === 'track') {
-        client.track(op.key, op.user, op.data, op.metricValue);
+        client.track(op.key, subject, op.data, op.metricValue);
         result.key = op.key;
       } else {
-        client.identify(op.user);
+        client.identify(subject);
       }
       process.stderr.write(JSON.stringify(result) + '\n');
     }
@@ -316,7 +336,8 @@ async function run(opts, scenario) {
         env: 'default',
         sdk: 'server',
         kind: 'analytics',
-        schema: 2,
+        schema: scenario.usesContexts ? 4 : 2,
+        ...(scenario.usesContexts ? { unsummarized: true } : {}),
         events: inputs,
       };
       fs.writeFileSync(opts.capture, JSON.stringify(line) + '\n');
@@ -334,6 +355,9 @@ function main() {
   try {
     opts = parseArgs(process.argv.slice(2));
     scenario = loadScenario(opts.scenario);
+    if (scenario.usesContexts && opts.userForm !== 'sdk') {
+      throw new UsageError(`--user-form ${opts.userForm}: ${opts.scenario} gives contexts, not users`);
+    }
   } catch (e) {
     if (!(e instanceof UsageError || e instanceof ScenarioError)) throw e;
     const usage = e instanceof UsageError ? `${USAGE}\n` : '';

@@ -10,6 +10,7 @@
 #include "tests/support/recording_upstream.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <zlib.h>
@@ -105,6 +106,7 @@ std::string RecordedRequest::header(const std::string& lower_name) const {
 
 struct RecordingUpstream::Impl {
     asio::io_context ioc;
+    std::optional<asio::ssl::context> tls; // set: every connection is TLS
     tcp::acceptor acceptor{ioc};
     std::uint16_t port = 0;
 
@@ -130,8 +132,11 @@ struct RecordingUpstream::Impl {
     std::map<std::uint64_t, std::shared_ptr<tcp::socket>> sockets;
     std::uint64_t next_socket_id = 0;
 
+    void listen(); // binds 127.0.0.1:0 and starts accepting
     void accept_loop();
     void serve(std::uint64_t id, const std::shared_ptr<tcp::socket>& socket);
+    // Reads requests and answers them on `stream` (the socket, or TLS over it) until it closes.
+    template <class Stream> void serve_requests(Stream& stream);
     // What to answer: a status, and for a resource its body and ETag.
     struct Answer {
         int status = 202;
@@ -164,13 +169,13 @@ void RecordingUpstream::Impl::accept_loop() {
     }
 }
 
-void RecordingUpstream::Impl::serve(std::uint64_t id, const std::shared_ptr<tcp::socket>& socket) {
+template <class Stream> void RecordingUpstream::Impl::serve_requests(Stream& stream) {
     beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(k_request_body_limit);
         beast::error_code ec;
-        http::read(*socket, buffer, parser, ec);
+        http::read(stream, buffer, parser, ec);
         if (ec) {
             break; // peer closed, malformed request, or the server is stopping
         }
@@ -192,10 +197,23 @@ void RecordingUpstream::Impl::serve(std::uint64_t id, const std::shared_ptr<tcp:
         response.body() = std::move(answer->body);
         response.prepare_payload();
         response.keep_alive(request.keep_alive());
-        http::write(*socket, response, ec);
+        http::write(stream, response, ec);
         if (ec || !request.keep_alive()) {
             break;
         }
+    }
+}
+
+void RecordingUpstream::Impl::serve(std::uint64_t id, const std::shared_ptr<tcp::socket>& socket) {
+    if (tls) {
+        asio::ssl::stream<tcp::socket&> stream(*socket, *tls);
+        beast::error_code ec;
+        stream.handshake(asio::ssl::stream_base::server, ec);
+        if (!ec) {
+            serve_requests(stream);
+        }
+    } else {
+        serve_requests(*socket);
     }
     // Deregister before closing, so the destructor never shuts down a reused descriptor.
     {
@@ -300,15 +318,25 @@ int RecordingUpstream::Impl::next_status_locked(const std::string& target) {
     return default_status;
 }
 
-RecordingUpstream::RecordingUpstream() : m_impl(std::make_unique<Impl>()) {
-    auto& acceptor = m_impl->acceptor;
+void RecordingUpstream::Impl::listen() {
     tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(endpoint);
     acceptor.listen(asio::socket_base::max_listen_connections);
-    m_impl->port = acceptor.local_endpoint().port();
-    m_impl->accept_thread = std::thread([impl = m_impl.get()] { impl->accept_loop(); });
+    port = acceptor.local_endpoint().port();
+    accept_thread = std::thread([this] { accept_loop(); });
+}
+
+RecordingUpstream::RecordingUpstream() : m_impl(std::make_unique<Impl>()) {
+    m_impl->listen();
+}
+
+RecordingUpstream::RecordingUpstream(const TlsFiles& tls) : m_impl(std::make_unique<Impl>()) {
+    auto& context = m_impl->tls.emplace(asio::ssl::context::tls_server);
+    context.use_certificate_chain_file(tls.certificate);
+    context.use_private_key_file(tls.private_key, asio::ssl::context::pem);
+    m_impl->listen();
 }
 
 RecordingUpstream::~RecordingUpstream() {
@@ -349,7 +377,8 @@ std::uint16_t RecordingUpstream::port() const {
 }
 
 std::string RecordingUpstream::url() const {
-    return "http://127.0.0.1:" + std::to_string(m_impl->port);
+    return std::string(m_impl->tls ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(m_impl->port);
 }
 
 void RecordingUpstream::script(std::vector<int> statuses) {

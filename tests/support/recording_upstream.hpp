@@ -24,6 +24,12 @@ struct RecordedRequest {
     std::string header(const std::string& lower_name) const; // "" when absent
 };
 
+// The certificate (PEM, may hold its chain) and private key an HTTPS upstream answers with.
+struct TlsFiles {
+    std::string certificate;
+    std::string private_key;
+};
+
 // A real HTTP/1.1 server on 127.0.0.1 and an ephemeral port, for tests: it records every
 // request (decompressing gzip), answers a scripted sequence of statuses (then a default), and
 // can stall (accept and read, answer nothing) to provoke timeouts. Thread per connection;
@@ -31,12 +37,15 @@ struct RecordedRequest {
 class RecordingUpstream {
   public:
     RecordingUpstream();
+    // The same over HTTPS (url() then says https://); a client that refuses the certificate
+    // never gets as far as a request.
+    explicit RecordingUpstream(const TlsFiles& tls);
     ~RecordingUpstream();
     RecordingUpstream(const RecordingUpstream&) = delete;
     RecordingUpstream& operator=(const RecordingUpstream&) = delete;
 
     std::uint16_t port() const;
-    std::string url() const; // "http://127.0.0.1:<port>"
+    std::string url() const; // "http://127.0.0.1:<port>" (https:// with TlsFiles)
 
     // Statuses answered to the next requests, in order; afterwards `default_status` (202).
     void script(std::vector<int> statuses);

@@ -126,6 +126,24 @@ TEST_CASE("capture_record::append_capture_line", "[reader]") {
         CHECK(line["events"].get_array().size() == 2);
     }
 
+    // Found by tests/fuzz/fuzz_inbound_request: an SDK post whose X-LaunchDarkly-Tags (or
+    // Payload-ID) header held a byte that is not UTF-8 (HTTP allows them) was accepted, and its
+    // capture line — its spool line too — was not valid JSON: replay refused it, and the spool
+    // moved an acknowledged post to bad/ instead of delivering it.
+    SECTION("header bytes that are not UTF-8 become U+FFFD, so the line reads back") {
+        record.metadata.tags = "application-id/fix\xff\xfeture";
+        record.payload_id = "id-\xc3";
+        out.clear();
+        evrelay::append_capture_line(out, record);
+        CHECK(out.find(R"("tags":"application-id/fix\ufffd\ufffdture")") != std::string::npos);
+        CHECK(out.find(R"("payloadId":"id-\ufffd")") != std::string::npos);
+        simdjson::dom::parser parser;
+        simdjson::dom::element line = parser.parse(out).value();
+        CHECK(std::string_view(line["tags"].get_string().value()) ==
+              "application-id/fix\xef\xbf\xbd\xef\xbf\xbdture");
+        CHECK(line["events"].get_array().size() == 2);
+    }
+
     SECTION("a pretty-printed body still makes one line") {
         const std::string pretty = "[\n  {\"kind\": \"custom\"},\r\n  {\"kind\": \"identify\"}\n]";
         record.events_json = pretty;

@@ -1,4 +1,5 @@
 #include "tests/support/scratch_dir.hpp"
+#include "tests/support/stalled_sync.hpp"
 
 #include "core/inbound/inbound_handler.hpp"
 #include "core/util/base64.hpp"
@@ -14,6 +15,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <tuple>
+#include <thread>
 
 using namespace evrelay;
 
@@ -540,6 +543,30 @@ TEST_CASE("InboundHandler::handle captures accepted posts without credentials", 
     CHECK(text.find("fixture-key") == std::string::npos);
 }
 
+TEST_CASE("InboundHandler: the metric prefix and disconnectedStatusTime reach the answers",
+          "[inbound]") {
+    InboundHandlerOptions options;
+    options.metric_prefix = "relay";
+    options.status.disconnected_status_time = std::chrono::milliseconds(1);
+    options.runtime_status = [] {
+        RuntimeStatus status;
+        status.upstream_state = "failing";
+        status.upstream_state_since = std::chrono::system_clock::now() - std::chrono::seconds(1);
+        return status;
+    };
+    Fixture f(options);
+    HttpRequest metrics_request;
+    metrics_request.method = "GET";
+    metrics_request.target = "/metrics";
+    const auto metrics = f.handler.handle(std::move(metrics_request));
+    CHECK(metrics.body.find("# TYPE relay_evrelay_in_flight_bytes gauge\n") != std::string::npos);
+    HttpRequest status_request;
+    status_request.method = "GET";
+    status_request.target = "/status";
+    const auto status = f.handler.handle(std::move(status_request));
+    CHECK(status.body.find("\"status\":\"degraded\"") != std::string::npos);
+}
+
 TEST_CASE("InboundHandler::handle status, metrics, admin flush", "[inbound]") {
     std::atomic<int> flushes{0};
     InboundHandlerOptions options;
@@ -564,14 +591,15 @@ TEST_CASE("InboundHandler::handle status, metrics, admin flush", "[inbound]") {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     REQUIRE(parser.parse(status.body).get(doc) == simdjson::SUCCESS);
-    CHECK(std::string_view(doc["upstream"]["state"]) == "ok");
-    CHECK(std::string_view(doc["environments"].at(0)["name"]) == "production");
-    CHECK(std::string_view(doc["environments"].at(0)["sdkKey"]) == "sdk-****0123");
-    CHECK(std::string_view(doc["environments"].at(0)["envId"]).find("****") !=
+    CHECK(std::string_view(doc["status"]) == "healthy");
+    CHECK(std::string_view(doc["environments"]["production"]["status"]) == "connected");
+    CHECK(std::string_view(doc["environments"]["production"]["sdkKey"]) == "sdk-****0123");
+    CHECK(std::string_view(doc["environments"]["production"]["envId"]).find("****") !=
           std::string_view::npos);
-    CHECK(std::uint64_t(doc["queues"].at(0)["pending"]) == 2);
-    CHECK(std::uint64_t(doc["counters"]["eventsReceived"]) == 2);
-    CHECK(std::uint64_t(doc["counters"]["rejectedPosts"]["400"]) == 1);
+    CHECK(std::string_view(doc["evrelay"]["upstream"]["state"]) == "ok");
+    CHECK(std::uint64_t(doc["evrelay"]["queues"].at(0)["pending"]) == 2);
+    CHECK(std::uint64_t(doc["evrelay"]["counters"]["eventsReceived"]) == 2);
+    CHECK(std::uint64_t(doc["evrelay"]["counters"]["rejectedPosts"]["400"]) == 1);
     CHECK(status.body.find(k_sdk_key) == std::string::npos);
 
     HttpRequest metrics_request;
@@ -589,6 +617,30 @@ TEST_CASE("InboundHandler::handle status, metrics, admin flush", "[inbound]") {
           std::string::npos);
     CHECK(metrics.body.find("evrelay_in_flight_bytes 1234\n") != std::string::npos);
     CHECK(metrics.body.find("# TYPE evrelay_events_dropped_total counter") != std::string::npos);
+
+    // The Prometheus port's handler: /metrics only.
+    HttpRequest scrape;
+    scrape.method = "GET";
+    scrape.target = "/metrics?x=1";
+    const HttpResponse scraped = f.handler.handle_metrics_only(std::move(scrape));
+    CHECK(scraped.status == 200);
+    CHECK(scraped.body == f.handler
+                              .handle_metrics_only([] {
+                                  HttpRequest again;
+                                  again.method = "GET";
+                                  again.target = "/metrics";
+                                  return again;
+                              }())
+                              .body);
+    for (const auto& [method, target, expected] :
+         {std::tuple{"GET", "/status", 404}, std::tuple{"POST", "/bulk", 404},
+          std::tuple{"POST", "/metrics", 405}}) {
+        HttpRequest other;
+        other.method = method;
+        other.target = target;
+        INFO(method << " " << target);
+        CHECK(f.handler.handle_metrics_only(std::move(other)).status == expected);
+    }
 
     HttpRequest remote = post("/admin/flush", "");
     remote.from_loopback = false;
@@ -768,5 +820,130 @@ TEST_CASE("InboundHandler::handle sends schema 1-2 and Unsummarized posts to the
         const auto payloads = f.flushed();
         REQUIRE(payloads.size() == 1);
         CHECK(payloads[0].metadata.schema_version == 3);
+    }
+}
+
+namespace {
+
+// A deferred answer not waited for: its future is ready once the handler answers.
+std::future<HttpResponse> answer_later(HttpResponse response) {
+    auto promise = std::make_shared<std::promise<HttpResponse>>();
+    std::future<HttpResponse> answer = promise->get_future();
+    REQUIRE(response.deferred);
+    response.deferred([promise](HttpResponse given) { promise->set_value(std::move(given)); });
+    return answer;
+}
+
+int status_within(std::future<HttpResponse>& answer, std::chrono::milliseconds within) {
+    if (answer.wait_for(within) != std::future_status::ready) {
+        return 0;
+    }
+    return answer.get().status;
+}
+
+// A durable --no-forward handler with --durable-timeout `timeout` on a disk whose fdatasync
+// hangs until disk.release().
+struct StalledDiskFixture {
+    explicit StalledDiskFixture(std::chrono::milliseconds timeout)
+        : spool(open_spool(dir)), writer(spool, options_for(disk)),
+          f(with_timeout(spooling(writer), timeout)) {}
+
+    static SpoolWriterOptions options_for(const test::StalledSync& disk) {
+        SpoolWriterOptions options;
+        options.durable = true;
+        options.sync_data = disk.hook();
+        return options;
+    }
+    static InboundHandlerOptions with_timeout(InboundHandlerOptions options,
+                                              std::chrono::milliseconds timeout) {
+        options.durable_timeout = timeout;
+        return options;
+    }
+    HttpResponse send(const std::string& id) {
+        return f.handler.handle(
+            post("/bulk", R"([{"kind":"custom","key":"k"}])",
+                 {{"Authorization", k_sdk_key}, {"X-LaunchDarkly-Payload-ID", id}}));
+    }
+    // The payload IDs of the lines on disk, once the writer is closed.
+    std::vector<std::string> stored_ids() {
+        writer.close();
+        std::vector<std::string> ids;
+        for (const auto& entry : std::filesystem::directory_iterator(spool.root())) {
+            const std::string text = test::read_file(entry.path());
+            for (std::size_t at = text.find("\"payloadId\":\""); at != std::string::npos;
+                 at = text.find("\"payloadId\":\"", at + 1)) {
+                const std::size_t begin = at + 13;
+                ids.push_back(text.substr(begin, text.find('"', begin) - begin));
+            }
+        }
+        return ids;
+    }
+
+    test::StalledSync disk;
+    test::ScratchDir dir;
+    SpoolDirectory spool;
+    SpoolWriter writer;
+    Fixture f;
+};
+
+constexpr const char* k_post_id = "4a1c2b3d-0000-4000-8000-000000000001";
+
+} // namespace
+
+TEST_CASE("InboundHandler --durable-timeout: a post not on disk in time is answered 503",
+          "[inbound][spool]") {
+    using namespace std::chrono_literals;
+    StalledDiskFixture fixture(300ms);
+    Fixture& f = fixture.f;
+    const auto started = std::chrono::steady_clock::now();
+    auto first = answer_later(fixture.send(k_post_id));
+    REQUIRE(fixture.disk.wait_entered(1));
+    REQUIRE(first.wait_for(10s) == std::future_status::ready);
+    const HttpResponse refused = first.get();
+    CHECK(std::chrono::steady_clock::now() - started >= 300ms);
+    CHECK(refused.status == 503);
+    CHECK(header_of(refused, "Retry-After") == "1");
+    CHECK(refused.body.find("--durable-timeout") != std::string::npos);
+    CHECK(f.counters.totals().received == 0); // not on disk yet
+
+    SECTION("the line is still written; a retry after that is answered 202, not stored again") {
+        fixture.disk.release();
+        for (int i = 0; i < 500 && f.counters.totals().received == 0; ++i) {
+            std::this_thread::sleep_for(10ms);
+        }
+        CHECK(f.counters.totals().received == 1); // counted once on disk
+        const auto retry = answer_of(fixture.send(k_post_id));
+        REQUIRE(retry);
+        CHECK(retry->status == 202);
+        CHECK(fixture.stored_ids() == std::vector<std::string>{k_post_id});
+    }
+
+    SECTION("a retry while the first copy still waits joins it: 202 once it is on disk") {
+        auto retry = answer_later(fixture.send(k_post_id));
+        CHECK(status_within(retry, 50ms) == 0); // waits for the first copy's sync
+        fixture.disk.release();
+        CHECK(status_within(retry, 10s) == 202);
+        CHECK(fixture.stored_ids() == std::vector<std::string>{k_post_id});
+        CHECK(f.counters.totals().received == 1);
+    }
+
+    SECTION("a retry whose own deadline passes too is answered 503; still one line") {
+        auto retry = answer_later(fixture.send(k_post_id));
+        CHECK(status_within(retry, 10s) == 503);
+        fixture.disk.release();
+        CHECK(fixture.stored_ids() == std::vector<std::string>{k_post_id});
+    }
+
+    SECTION("the first copy's write fails: the waiting retry gets 503, the next one stores it") {
+        fixture.disk.fail_next();
+        auto retry = answer_later(fixture.send(k_post_id));
+        fixture.disk.release();
+        CHECK(status_within(retry, 10s) == 503);
+        CHECK(fixture.writer.write_errors() == 1);
+        const auto stored = answer_of(fixture.send(k_post_id)); // the SDK's next attempt
+        REQUIRE(stored);
+        CHECK(stored->status == 202);
+        CHECK(fixture.stored_ids() == std::vector<std::string>{k_post_id});
+        CHECK(f.counters.totals().received == 1);
     }
 }

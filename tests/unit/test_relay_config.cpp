@@ -65,6 +65,11 @@ Error env_error(const FakeEnv& env) {
 TEST_CASE("parse_relay_config reads every key", "[config]") {
     const auto config = parse_ok(R"([Main]
 port = 8031
+tlsEnabled = true
+tlsCert = /etc/ssl/relay.pem
+tlsKey = /etc/ssl/relay.key
+tlsMinVersion = 1.3
+disconnectedStatusTime = 2m
 [Events]
 sendEvents = true
 eventsUri = "https://events.example.com"
@@ -82,17 +87,38 @@ allowedHeader = X-Custom
 url = http://proxy:3128
 user = u
 password = p
+domain = CORP
+ntlmAuth = true
 caCertFiles = /etc/ssl/a.pem,/etc/ssl/b.pem
+[Prometheus]
+enabled = true
+port = 9100
+prefix = relay
+[OfflineMode]
+fileDataSource = /var/lib/relay/archive.tar.gz
 )");
     CHECK(config.port == 8031);
+    CHECK(config.tls_enabled == true);
+    CHECK(config.tls_cert == "/etc/ssl/relay.pem");
+    CHECK(config.tls_key == "/etc/ssl/relay.key");
+    CHECK(config.tls_min_version == TlsVersion::tls1_3);
+    CHECK(config.disconnected_status_time == 2min);
+    CHECK(config.prometheus_enabled == true);
+    CHECK(config.prometheus_port == 9100);
+    CHECK(config.prometheus_prefix == "relay");
+    CHECK(config.offline_file_data_source == "/var/lib/relay/archive.tar.gz");
     CHECK(config.send_events == true);
     CHECK(config.events_uri == "https://events.example.com");
     CHECK(config.flush_interval == 90s);
     CHECK(config.capacity == 250u);
-    CHECK(config.inline_users == true);
+    // inlineUsers is read and ignored: named in a warning (ignored_settings).
+    CHECK(config.ignored ==
+          std::vector<IgnoredSetting>{{"[Events] inlineUsers", IgnoredBecause::inline_users}});
     CHECK(config.proxy_url == "http://proxy:3128");
     CHECK(config.proxy_user == "u");
     CHECK(config.proxy_password == "p");
+    CHECK(config.proxy_domain == "CORP");
+    CHECK(config.proxy_ntlm_auth == true);
     CHECK(config.ca_cert_files == std::vector<std::string>{"/etc/ssl/a.pem", "/etc/ssl/b.pem"});
     const auto& env = only_environment(config);
     CHECK(env.name == "Production");
@@ -111,7 +137,9 @@ TEST_CASE("parse_relay_config leaves absent keys unset", "[config]") {
     CHECK_FALSE(config.events_uri);
     CHECK_FALSE(config.flush_interval);
     CHECK_FALSE(config.capacity);
-    CHECK_FALSE(config.inline_users);
+    CHECK_FALSE(config.tls_enabled);
+    CHECK_FALSE(config.prometheus_enabled);
+    CHECK(config.ignored.empty());
     CHECK_FALSE(config.proxy_url);
     CHECK(config.ca_cert_files.empty());
     CHECK(config.environments.empty());
@@ -184,9 +212,9 @@ TEST_CASE("parse_relay_config reads booleans", "[config]") {
         CHECK(config.send_events == expected);
     }
     SECTION("a key without \"=\" means true") {
-        const auto config = parse_ok("[Events]\nsendEvents\ninlineUsers ; comment\n");
+        const auto config = parse_ok("[Events]\nsendEvents\n[Main]\ntlsEnabled ; comment\n");
         CHECK(config.send_events == true);
-        CHECK(config.inline_users == true);
+        CHECK(config.tls_enabled == true);
     }
 }
 
@@ -241,23 +269,47 @@ TEST_CASE("parse_relay_config: an empty string value unsets an optional", "[conf
     CHECK_FALSE(config.events_uri);
 }
 
-TEST_CASE("parse_relay_config ignores unknown sections and keys", "[config]") {
+TEST_CASE("parse_relay_config records ignored and unknown sections and keys", "[config]") {
     const auto config = parse_ok(R"([Main]
 port = 8030
 exitOnError = true
-tlsEnabled
+exitAlways = false
+prot = 8031
 [Redis]
 host = localhost
 anything = "goes ; here"
+host = again
 [Environment "E"]
 sdkKey = sdk-1
 prefix = ld-flags
+secureMode
 [Events]
 capacity = 5
+[OpenCensus]
+enabled = true
+[Prometheus]
+enabled = true
+scrapeInterval = 5s
+[Nonsense "x"]
+key = value
 )");
     CHECK(config.port == 8030);
     CHECK(config.capacity == 5u);
     CHECK(only_environment(config).sdk_key == "sdk-1");
+    // Named as given, once each; a key a wholly ignored section does not list takes the
+    // section's reason; false asks for nothing.
+    const std::vector<IgnoredSetting> expected = {
+        {"[Main] exitOnError", IgnoredBecause::exit_on_error},
+        {"[Main] prot", IgnoredBecause::unknown},
+        {"[Redis] host", IgnoredBecause::data_store},
+        {"[Redis] anything", IgnoredBecause::data_store},
+        {"[Environment \"E\"] prefix", IgnoredBecause::data_store},
+        {"[Environment \"E\"] secureMode", IgnoredBecause::flag_delivery},
+        {"[OpenCensus] enabled", IgnoredBecause::exporter},
+        {"[Prometheus] scrapeInterval", IgnoredBecause::unknown},
+        {"[Nonsense \"x\"]", IgnoredBecause::unknown},
+    };
+    CHECK(config.ignored == expected);
 }
 
 TEST_CASE("parse_relay_config keeps environments in file order", "[config]") {
@@ -290,7 +342,12 @@ TEST_CASE("parse_relay_config reports errors with file and line", "[config]") {
         {"[Main] x\n", "test.conf:1: ", "unexpected text after section header"},
         {"port = 80\n", "test.conf:1: ", "outside any [section]"},
         {"[Events]\n\nsendEvents = maybe\n", "test.conf:3: ", "is not a boolean"},
-        {"[Events]\ninlineUsers = 2\n", "test.conf:2: ", "is not a boolean"},
+        {"[Main]\ntlsEnabled = 2\n", "test.conf:2: ", "[Main] tlsEnabled: \"2\" is not a boolean"},
+        {"[Main]\ntlsMinVersion = 1.4\n", "test.conf:2: ", "is not a TLS version"},
+        {"[Main]\ndisconnectedStatusTime = 0s\n", "test.conf:2: ", "longer than zero"},
+        {"[Prometheus]\nprefix = 9lives\n", "test.conf:2: ", "cannot start a Prometheus metric"},
+        {"[Prometheus]\nprefix = my-relay\n", "test.conf:2: ", "cannot start a Prometheus"},
+        {"[Prometheus]\nport = 99999\n", "test.conf:2: ", "is not a port number"},
         {"[Main]\nport = eighty\n", "test.conf:2: ", "is not a port number"},
         {"[Main]\nport = 70000\n", "test.conf:2: ", "is not a port number"},
         {"[Main]\nport = -1\n", "test.conf:2: ", "is not a port number"},
@@ -312,6 +369,49 @@ TEST_CASE("parse_relay_config reports errors with file and line", "[config]") {
         const auto error = parse_error(c.text);
         CHECK(error.message.rfind(c.prefix, 0) == 0);
         CHECK_THAT(error.message, Catch::Contains(c.contains));
+    }
+}
+
+// Found by tests/fuzz/fuzz_relay_config: a credential or CORS value holding a control character
+// (written as an escape such as "\n", or as a raw byte) was accepted, and would have ended the
+// Authorization header, or a CORS answer's header, early.
+TEST_CASE("parse_relay_config refuses control characters in credentials and CORS values",
+          "[config]") {
+    struct Case {
+        std::string text;
+        std::string prefix;
+    };
+    const std::vector<Case> cases = {
+        {"[Environment \"P\"]\nsdkKey = \"sdk-1\\nX-Injected: 1\"\n", "test.conf:2: "},
+        {"[Environment \"P\"]\nsdkKey = sdk-1\nmobileKey = \"mob\\t1\"\n", "test.conf:3: "},
+        {"[Environment \"P\"]\nenvId = abc\x7f\n", "test.conf:2: "},
+        {"[Environment \"P\"]\nsdkKey = k\nallowedOrigin = https://a.example\x01\n",
+         "test.conf:3: "},
+        {"[Environment \"P\"]\nsdkKey = k\nallowedHeader = \"X-A\\nX-B\"\n", "test.conf:3: "},
+    };
+    for (const auto& c : cases) {
+        INFO("config text:\n" << c.text);
+        const auto error = parse_error(c.text);
+        CHECK(error.message.rfind(c.prefix, 0) == 0);
+        CHECK_THAT(error.message, Catch::Contains("control character"));
+        CHECK_THAT(error.message, !Catch::Contains("sdk-1")); // a credential is not shown
+    }
+    // Values that are not sent in headers keep what their escapes say.
+    const auto config = parse_ok("[Proxy]\npassword = \"a\\tb\\n\"\n");
+    CHECK(config.proxy_password == "a\tb\n");
+}
+
+TEST_CASE("relay_config_from_environment refuses control characters in credentials and CORS "
+          "values",
+          "[config]") {
+    for (const std::string name : {"LD_ENV_P", "LD_MOBILE_KEY_P", "LD_CLIENT_SIDE_ID_P",
+                                   "LD_ALLOWED_ORIGIN_P", "LD_ALLOWED_HEADER_P"}) {
+        INFO(name);
+        FakeEnv env;
+        env.vars = {{"LD_ENV_Q", "sdk-ok"}, {name, "value\r\nX-Injected: 1"}};
+        const auto error = env_error(env);
+        CHECK(error.message.rfind(name + ": ", 0) == 0);
+        CHECK_THAT(error.message, Catch::Contains("control character 0x0d"));
     }
 }
 
@@ -346,7 +446,7 @@ TEST_CASE("read_relay_config_file parses examples/relay.conf", "[config]") {
     CHECK(config->events_uri == "https://events.launchdarkly.com");
     CHECK(config->flush_interval == 5s);
     CHECK(config->capacity == 1000u);
-    CHECK(config->inline_users == false);
+    CHECK(config->ignored.empty()); // inlineUsers = false asks for nothing
     CHECK_FALSE(config->proxy_url); // commented out in the example
     REQUIRE(config->environments.size() == 2);
     const auto& production = config->environments[0];
@@ -372,9 +472,20 @@ TEST_CASE("relay_config_from_environment reads Relay's variables", "[config]") {
         {"EVENTS_FLUSH_INTERVAL", "2s"},
         {"EVENTS_CAPACITY", "77"},
         {"EVENTS_INLINE_USERS", "1"},
+        {"TLS_ENABLED", "true"},
+        {"TLS_CERT", "/c.pem"},
+        {"TLS_KEY", "/k.pem"},
+        {"TLS_MIN_VERSION", "1.2"},
+        {"DISCONNECTED_STATUS_TIME", "30s"},
+        {"USE_PROMETHEUS", "1"},
+        {"PROMETHEUS_PORT", "9101"},
+        {"PROMETHEUS_PREFIX", "ld"},
+        {"FILE_DATA_SOURCE", "/archive.tar.gz"},
         {"PROXY_URL", "http://proxy:3128"},
         {"PROXY_AUTH_USER", "pu"},
         {"PROXY_AUTH_PASSWORD", "pp"},
+        {"PROXY_AUTH_DOMAIN", "CORP"},
+        {"PROXY_AUTH_NTLM", "true"},
         {"PROXY_CA_CERTS", "/a.pem,/b.pem"},
         {"HOME", "/root"},
     };
@@ -385,10 +496,22 @@ TEST_CASE("relay_config_from_environment reads Relay's variables", "[config]") {
     CHECK(config->events_uri == "https://events.example.com");
     CHECK(config->flush_interval == 2s);
     CHECK(config->capacity == 77u);
-    CHECK(config->inline_users == true);
+    CHECK(config->tls_enabled == true);
+    CHECK(config->tls_cert == "/c.pem");
+    CHECK(config->tls_key == "/k.pem");
+    CHECK(config->tls_min_version == TlsVersion::tls1_2);
+    CHECK(config->disconnected_status_time == 30s);
+    CHECK(config->prometheus_enabled == true);
+    CHECK(config->prometheus_port == 9101);
+    CHECK(config->prometheus_prefix == "ld");
+    CHECK(config->offline_file_data_source == "/archive.tar.gz");
+    CHECK(config->ignored ==
+          std::vector<IgnoredSetting>{{"EVENTS_INLINE_USERS", IgnoredBecause::inline_users}});
     CHECK(config->proxy_url == "http://proxy:3128");
     CHECK(config->proxy_user == "pu");
     CHECK(config->proxy_password == "pp");
+    CHECK(config->proxy_domain == "CORP");
+    CHECK(config->proxy_ntlm_auth == true);
     CHECK(config->ca_cert_files == std::vector<std::string>{"/a.pem", "/b.pem"});
     CHECK(config->environments.empty());
 }
@@ -451,7 +574,10 @@ TEST_CASE("relay_config_from_environment names the variable in errors", "[config
         {"USE_EVENTS", "sometimes"},
         {"EVENTS_FLUSH_INTERVAL", "later"},
         {"EVENTS_CAPACITY", "-3"},
-        {"EVENTS_INLINE_USERS", "2"},
+        {"TLS_ENABLED", "2"},
+        {"TLS_MIN_VERSION", "TLSv1.2"},
+        {"PROMETHEUS_PORT", "metrics"},
+        {"PROMETHEUS_PREFIX", "a b"},
         {"LD_ENV_", "sdk-1"},
     };
     for (const auto& [name, value] : cases) {
@@ -461,6 +587,28 @@ TEST_CASE("relay_config_from_environment names the variable in errors", "[config
         const auto error = env_error(env);
         CHECK(error.message.rfind(name + ": ", 0) == 0);
     }
+}
+
+TEST_CASE("relay_config_from_environment records ignored variables, once each", "[config]") {
+    FakeEnv env;
+    env.vars = {
+        {"REDIS_HOST", "redis"},     {"CACHE_TTL", "30s"},         {"USE_REDIS", "false"},
+        {"LD_PREFIX_prod", "ld"},    {"LD_SECURE_MODE_prod", "0"}, {"DATADOG_TAG_team", "x"},
+        {"ENV_ALLOWED_ORIGIN", "*"}, {"EXIT_ON_ERROR", "1"},       {"LD_ENV_prod", "sdk-1"},
+    };
+    const auto config = env.read();
+    REQUIRE(config);
+    // The per-environment ones create no environment of their own.
+    REQUIRE(config->environments.size() == 1);
+    CHECK(config->environments[0].sdk_key == "sdk-1");
+    std::vector<std::string> names;
+    for (const auto& ignored : config->ignored) {
+        names.push_back(ignored.name);
+    }
+    std::sort(names.begin(), names.end());
+    // CACHE_TTL is three rows (Redis, DynamoDB, Consul) and ENV_ALLOWED_ORIGIN two: named once.
+    CHECK(names == std::vector<std::string>{"CACHE_TTL", "DATADOG_TAG_team", "ENV_ALLOWED_ORIGIN",
+                                            "EXIT_ON_ERROR", "LD_PREFIX_prod", "REDIS_HOST"});
 }
 
 TEST_CASE("relay_config_from_process_environment reads environ", "[config]") {
@@ -491,10 +639,18 @@ allowedOrigin = https://file.example
 sdkKey = sdk-staging
 [Proxy]
 caCertFiles = /file.pem
+[Prometheus]
+enabled = true
+port = 9100
+[Redis]
+host = redis
 )");
     FakeEnv env;
     env.vars = {
         {"PORT", "9000"},
+        {"PROMETHEUS_PORT", "9200"},
+        {"TLS_MIN_VERSION", "1.3"},
+        {"REDIS_PASSWORD", "secret"},
         {"USE_EVENTS", "false"},
         {"LD_ENV_production", "sdk-env"},
         {"LD_ALLOWED_ORIGIN_production", "https://env.example"},
@@ -505,6 +661,12 @@ caCertFiles = /file.pem
     const auto merged = merge_relay_config(file, *from_env);
 
     CHECK(merged.port == 9000);
+    CHECK(merged.prometheus_enabled == true); // only in the file
+    CHECK(merged.prometheus_port == 9200);
+    CHECK(merged.tls_min_version == TlsVersion::tls1_3);
+    CHECK(merged.ignored ==
+          std::vector<IgnoredSetting>{{"[Redis] host", IgnoredBecause::data_store},
+                                      {"REDIS_PASSWORD", IgnoredBecause::data_store}});
     CHECK(merged.send_events == false);
     CHECK(merged.capacity == 1000u);                        // only in the file
     CHECK(merged.events_uri == "https://file.example.com"); // only in the file

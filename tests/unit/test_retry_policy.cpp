@@ -22,6 +22,8 @@ TEST_CASE("RetryPolicy::classify_status", "[sender]") {
         CHECK(classify_status(status) == AttemptOutcome::recoverable);
     }
     CHECK(classify_status(413) == AttemptOutcome::too_large);
+    // The proxy refused the proxy credentials: a configuration problem, not the environment's.
+    CHECK(classify_status(407) == AttemptOutcome::proxy_rejected);
     for (long status : {401L, 403L, 404L, 405L, 409L, 410L, 415L, 422L, 499L}) {
         INFO("status " << status);
         CHECK(classify_status(status) == AttemptOutcome::rejected);

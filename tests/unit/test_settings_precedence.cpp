@@ -123,7 +123,7 @@ TEST_CASE("settings precedence: the outbound proxy", "[config][precedence]") {
     sources.variables = {{"PROXY_URL", "http://variable-proxy:3128"}};
     sources.flag = [](UpstreamFlags& flags, ServeFlags&) { flags.proxy = "http://flag-proxy:1"; };
     sources.value = [](const UpstreamConfig& upstream, const ServeConfig&) {
-        return upstream.proxy;
+        return upstream.proxy.url;
     };
     sources.default_value = ""; // libcurl's own: HTTPS_PROXY, NO_PROXY
     sources.file_value = "http://file-proxy:3128";
@@ -132,45 +132,66 @@ TEST_CASE("settings precedence: the outbound proxy", "[config][precedence]") {
     check_precedence(sources);
 }
 
-TEST_CASE("settings precedence: the proxy's user and password", "[config][precedence]") {
-    const auto file =
-        file_config("[Proxy]\nurl = http://proxy:3128\nuser = file-user\npassword = file-pw\n");
-    SECTION("the file's credentials go into the file's URL") {
+TEST_CASE("settings precedence: the proxy's credentials", "[config][precedence]") {
+    const auto file = file_config("[Proxy]\nurl = http://proxy:3128\nuser = file-user\n"
+                                  "password = \"p @:/w\"\ndomain = CORP\nntlmAuth = true\n");
+    SECTION("the file's credentials stay credentials, apart from the URL") {
         const auto upstream = resolve_upstream_config({}, file, {});
         REQUIRE(upstream);
-        CHECK(upstream->proxy == "http://file-user:file-pw@proxy:3128");
+        CHECK(upstream->proxy == OutboundProxy{.url = "http://proxy:3128",
+                                               .user = "file-user",
+                                               .password = "p @:/w",
+                                               .domain = "CORP",
+                                               .ntlm = true});
     }
     SECTION("a variable beats the file, field by field") {
         const auto upstream =
-            resolve_upstream_config({}, file, variables_config({{"PROXY_AUTH_USER", "var-user"}}));
+            resolve_upstream_config({}, file,
+                                    variables_config({{"PROXY_AUTH_USER", "var-user"},
+                                                      {"PROXY_AUTH_DOMAIN", "VAR"},
+                                                      {"PROXY_AUTH_NTLM", "false"}}));
         REQUIRE(upstream);
-        CHECK(upstream->proxy == "http://var-user:file-pw@proxy:3128");
+        CHECK(upstream->proxy == OutboundProxy{.url = "http://proxy:3128",
+                                               .user = "var-user",
+                                               .password = "p @:/w",
+                                               .domain = "VAR",
+                                               .ntlm = false});
     }
     SECTION("--proxy replaces the configured proxy and its credentials") {
         UpstreamFlags flags;
-        flags.proxy = "http://flag-proxy:1";
+        flags.proxy = "http://u:p@flag-proxy:1";
         const auto upstream = resolve_upstream_config(flags, file, {});
         REQUIRE(upstream);
-        CHECK(upstream->proxy == "http://flag-proxy:1");
+        CHECK(upstream->proxy == OutboundProxy{.url = "http://u:p@flag-proxy:1"});
     }
-    SECTION("a user without a password, and a URL without a scheme") {
-        CHECK(proxy_url_with_credentials("proxy:3128", "u", "") == "u:@proxy:3128");
-        CHECK(proxy_url_with_credentials("https://p", "u", "p") == "https://u:p@p");
+    SECTION("credentials without a proxy URL are not used (libcurl's proxy has its own)") {
+        const auto upstream =
+            resolve_upstream_config({}, file_config("[Proxy]\nuser = u\npassword = p\n"), {});
+        REQUIRE(upstream);
+        CHECK(upstream->proxy == OutboundProxy{});
+    }
+    SECTION("ntlmAuth without a proxy URL is a configuration error, as in Relay") {
+        const auto upstream =
+            resolve_upstream_config({}, file_config("[Proxy]\nntlmAuth = true\n"), {});
+        REQUIRE_FALSE(upstream);
+        CHECK(upstream.error().kind == ErrorKind::config);
+        CHECK_THAT(upstream.error().message, Catch::Contains("ntlmAuth"));
     }
 }
 
-TEST_CASE("settings precedence: the CA bundle", "[config][precedence]") {
-    Sources<std::string> sources;
+TEST_CASE("settings precedence: the CA files", "[config][precedence]") {
+    using Files = std::vector<std::string>;
+    Sources<Files> sources;
     sources.file = "[Proxy]\ncaCertFiles = /file.pem, /file2.pem\n";
-    sources.variables = {{"PROXY_CA_CERTS", "/variable.pem"}};
+    sources.variables = {{"PROXY_CA_CERTS", "/variable.pem,/variable2.pem"}};
     sources.flag = [](UpstreamFlags& flags, ServeFlags&) { flags.ca_cert = "/flag.pem"; };
     sources.value = [](const UpstreamConfig& upstream, const ServeConfig&) {
-        return upstream.ca_cert;
+        return upstream.ca_cert_files;
     };
-    sources.default_value = "";
-    sources.file_value = "/file.pem"; // the first file only
-    sources.variable_value = "/variable.pem";
-    sources.flag_value = "/flag.pem";
+    sources.default_value = {};
+    sources.file_value = {"/file.pem", "/file2.pem"}; // every file
+    sources.variable_value = {"/variable.pem", "/variable2.pem"};
+    sources.flag_value = {"/flag.pem"};
     check_precedence(sources);
 }
 
@@ -291,6 +312,118 @@ TEST_CASE("settings precedence: serve's forwarding (sendEvents, --no-forward)",
         REQUIRE(on);
         CHECK_FALSE(on->forward);
     }
+}
+
+TEST_CASE("settings precedence: serve's TLS certificate and key", "[config][precedence]") {
+    Sources<std::pair<std::string, std::string>> sources;
+    sources.file = "[Main]\ntlsEnabled = true\ntlsCert = /file.crt\ntlsKey = /file.key\n";
+    sources.variables = {
+        {"TLS_ENABLED", "1"}, {"TLS_CERT", "/variable.crt"}, {"TLS_KEY", "/variable.key"}};
+    sources.flag = [](UpstreamFlags&, ServeFlags& flags) {
+        flags.tls_cert = "/flag.crt";
+        flags.tls_key = "/flag.key";
+    };
+    sources.value = [](const UpstreamConfig&, const ServeConfig& serve) {
+        return std::pair{serve.tls_cert, serve.tls_key};
+    };
+    sources.default_value = {"", ""};
+    sources.file_value = {"/file.crt", "/file.key"};
+    sources.variable_value = {"/variable.crt", "/variable.key"};
+    sources.flag_value = {"/flag.crt", "/flag.key"};
+    check_precedence(sources);
+}
+
+TEST_CASE("settings precedence: serve's TLS minimum version", "[config][precedence]") {
+    Sources<TlsVersion> sources;
+    // Only with TLS on: the file turns it on in every combination.
+    sources.file = "[Main]\ntlsEnabled = true\ntlsCert = /c\ntlsKey = /k\ntlsMinVersion = 1.3\n";
+    sources.variables = {{"TLS_MIN_VERSION", "1.2"}};
+    sources.flag = [](UpstreamFlags&, ServeFlags& flags) {
+        flags.tls_cert = "/c";
+        flags.tls_key = "/k";
+        flags.tls_min_version = TlsVersion::tls1_3;
+    };
+    sources.value = [](const UpstreamConfig&, const ServeConfig& serve) {
+        return serve.tls_min_version;
+    };
+    sources.default_value = TlsVersion::tls1_2;
+    sources.file_value = TlsVersion::tls1_3;
+    sources.variable_value = TlsVersion::tls1_2;
+    sources.flag_value = TlsVersion::tls1_3;
+    check_precedence(sources);
+}
+
+TEST_CASE("resolve_serve_config: TLS from Relay's [Main] keys", "[config][precedence]") {
+    SECTION("tlsEnabled without a certificate or key names what is missing") {
+        for (const auto& [text, missing] :
+             {std::pair{"[Main]\ntlsEnabled = true\n",
+                        "tlsCert (TLS_CERT) and tlsKey (TLS_KEY) are"},
+              std::pair{"[Main]\ntlsEnabled = true\ntlsKey = /k\n", "tlsCert (TLS_CERT) is"},
+              std::pair{"[Main]\ntlsEnabled = true\ntlsCert = /c\n", "tlsKey (TLS_KEY) is"}}) {
+            INFO(text);
+            const auto resolved = resolve_serve_config({}, file_config(text));
+            REQUIRE_FALSE(resolved);
+            CHECK(resolved.error().kind == ErrorKind::config);
+            CHECK_THAT(resolved.error().message,
+                       Catch::Contains("[Main] tlsEnabled (TLS_ENABLED) is true but " +
+                                       std::string(missing) + " not set"));
+        }
+    }
+    SECTION("a certificate without tlsEnabled serves plain HTTP, with a warning") {
+        const auto resolved = resolve_serve_config(
+            {}, file_config("[Main]\ntlsEnabled = false\ntlsCert = /c\ntlsKey = /k\n"));
+        REQUIRE(resolved);
+        CHECK(resolved->tls_cert.empty());
+        REQUIRE(resolved->warnings.size() == 1);
+        CHECK_THAT(resolved->warnings[0], Catch::Contains("serving plain HTTP"));
+    }
+    SECTION("tlsMinVersion 1.0 or 1.1 stays at 1.2, with a warning") {
+        const auto resolved = resolve_serve_config(
+            {}, file_config("[Main]\ntlsEnabled = 1\ntlsCert = /c\ntlsKey = /k\n"
+                            "tlsMinVersion = 1.1\n"));
+        REQUIRE(resolved);
+        CHECK(resolved->tls_min_version == TlsVersion::tls1_2);
+        REQUIRE(resolved->warnings.size() == 1);
+        CHECK_THAT(resolved->warnings[0], Catch::Contains("1.1") && Catch::Contains("1.2 and 1.3"));
+    }
+    SECTION("tlsMinVersion without TLS is warned about") {
+        const auto resolved =
+            resolve_serve_config({}, file_config("[Main]\ntlsMinVersion = 1.3\n"));
+        REQUIRE(resolved);
+        CHECK(resolved->tls_cert.empty());
+        REQUIRE(resolved->warnings.size() == 1);
+        CHECK_THAT(resolved->warnings[0], Catch::Contains("TLS is not enabled"));
+    }
+}
+
+TEST_CASE("resolve_serve_config: [Prometheus], disconnectedStatusTime, offline mode",
+          "[config][precedence]") {
+    const auto defaults = resolve_serve_config({}, RelayConfig{});
+    REQUIRE(defaults);
+    CHECK_FALSE(defaults->prometheus);
+    CHECK(defaults->prometheus_port == 8031);
+    CHECK(defaults->metric_prefix.empty());
+    CHECK(defaults->disconnected_status_time == 1min);
+    CHECK_FALSE(defaults->offline);
+    CHECK(defaults->warnings.empty());
+
+    const auto configured = resolve_serve_config(
+        {}, merge_relay_config(file_config("[Prometheus]\nenabled = true\nport = 9000\n"
+                                           "prefix = relay\n[Main]\ndisconnectedStatusTime = 5m\n"
+                                           "[OfflineMode]\nfileDataSource = /a.tar.gz\n"),
+                               variables_config({{"PROMETHEUS_PORT", "9100"}})));
+    REQUIRE(configured);
+    CHECK(configured->prometheus);
+    CHECK(configured->prometheus_port == 9100); // the variable beats the file
+    CHECK(configured->metric_prefix == "relay");
+    CHECK(configured->disconnected_status_time == 5min);
+    CHECK(configured->offline);
+
+    ServeFlags offline;
+    offline.offline = true;
+    const auto by_flag = resolve_serve_config(offline, RelayConfig{});
+    REQUIRE(by_flag);
+    CHECK(by_flag->offline);
 }
 
 TEST_CASE("resolve_serve_config refuses a zero --flush-interval", "[config][precedence]") {

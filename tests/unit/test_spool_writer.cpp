@@ -1,5 +1,6 @@
 #include "tests/support/file_size_limit.hpp"
 #include "tests/support/scratch_dir.hpp"
+#include "tests/support/stalled_sync.hpp"
 
 #include "core/input/event_reader.hpp"
 #include "core/spool/spool_writer.hpp"
@@ -15,6 +16,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <fcntl.h>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -824,6 +826,20 @@ TEST_CASE("SpoolWriter::append_async", "[spool]") {
                 CHECK(entry.payload_id == "id-" + std::to_string(i));
                 CHECK(text.substr(entry.events_offset, entry.events_length) == events);
             }
+
+            // Delivered (removed), its index goes at the next close; a segment still there keeps
+            // its own.
+            fs::remove(segments[0]);
+            for (const std::string id : {"id-5", "id-6"}) {
+                writer.append_async(writer.prepare(make_record(id, events), 1), done.for_line(id));
+                REQUIRE(done.wait_for(id == "id-5" ? 6 : 7));
+                writer.close();
+            }
+            const auto kept = with_suffix(root, ".seg");
+            REQUIRE(kept.size() == 2);
+            CHECK(writer.index_of(segments[0]) == nullptr);
+            CHECK(writer.index_of(kept[0]) != nullptr);
+            CHECK(writer.index_of(kept[1]) != nullptr);
         }
     }
 }
@@ -887,4 +903,59 @@ TEST_CASE("SpoolWriter::append_async: a failed group fails every append in it", 
         ids.push_back(line.payload_id.value_or(""));
     }
     CHECK(ids == std::vector<std::string>{"big-0", "big-5"});
+}
+
+TEST_CASE("SpoolWriter: a stalled fdatasync holds its group's completions", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const fs::path root = spool.root();
+    const std::string events = R"([{"kind":"custom","key":"k"}])";
+    test::StalledSync disk;
+    SpoolWriterOptions options;
+    options.durable = true;
+    options.sync_data = disk.hook();
+    Completions done;
+    SpoolWriter writer(spool, options);
+    writer.append_async(writer.prepare(make_record("stalled", events)), done.for_line("stalled"));
+    REQUIRE(disk.wait_entered(1));
+    // Written, not synced: the line is in the file, its completion waits for the sync.
+    CHECK(with_suffix(root, ".open").size() == 1);
+    writer.append_async(writer.prepare(make_record("next", events)), done.for_line("next"));
+    CHECK_FALSE(done.wait_for(1, 200ms));
+    disk.release();
+    REQUIRE(done.wait_for(2));
+    CHECK(done.failed() == 0);
+    CHECK(writer.groups_written() == 2);
+    writer.close();
+    const auto lines = all_closed_lines(root);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].payload_id == "stalled");
+    CHECK(lines[1].payload_id == "next");
+}
+
+TEST_CASE("SpoolWriter::rotate_if_due does not wait for a stalled fdatasync", "[spool]") {
+    test::ScratchDir scratch;
+    const SpoolDirectory spool = open_spool(scratch);
+    const fs::path root = spool.root();
+    const std::string events = R"([{"kind":"custom","key":"k"}])";
+    test::StalledSync disk;
+    SpoolWriterOptions options;
+    options.durable = true;
+    options.segment_age = 1ms;
+    options.sync_data = disk.hook();
+    Completions done;
+    SpoolWriter writer(spool, options);
+    writer.append_async(writer.prepare(make_record("stalled", events)), done.for_line("stalled"));
+    REQUIRE(disk.wait_entered(1));
+    std::this_thread::sleep_for(5ms); // the segment is due
+    // The serve timer's call: it must come back at once (it runs on a server thread).
+    auto rotated = std::async(std::launch::async, [&writer] { writer.rotate_if_due(); });
+    CHECK(rotated.wait_for(2s) == std::future_status::ready);
+    CHECK(with_suffix(root, ".seg").empty());
+    disk.release();
+    REQUIRE(done.wait_for(1));
+    writer.wait_for_closer();
+    // The leader closed the due segment once its group was written.
+    CHECK(with_suffix(root, ".seg").size() == 1);
+    CHECK(with_suffix(root, ".open").empty());
 }

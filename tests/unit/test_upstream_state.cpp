@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 using namespace evrelay;
 
 namespace {
@@ -40,4 +42,25 @@ TEST_CASE("UpstreamStateTracker", "[inbound]") {
     CHECK(to_string(tracker.state()) == "rejected");
     CHECK(next.delivered == 1);
     CHECK(next.undeliverable == 4);
+}
+
+TEST_CASE("UpstreamStateTracker::since moves only when the state changes", "[inbound]") {
+    CountingListener next;
+    const auto before = std::chrono::system_clock::now() - std::chrono::milliseconds(1);
+    UpstreamStateTracker tracker(next);
+    const auto created = tracker.since();
+    CHECK(created >= before);
+    tracker.on_delivered(Payload{}, 202);
+    const auto ok_since = tracker.since();
+    CHECK(ok_since >= created);
+    // Wait past the clock's millisecond so a second change is visible.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    tracker.on_delivered(Payload{}, 202);
+    CHECK(tracker.since() == ok_since);
+    tracker.on_undeliverable(Payload{}, Undeliverable::retries_exhausted, 503);
+    const auto failing_since = tracker.since();
+    CHECK(failing_since > ok_since);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    tracker.on_undeliverable(Payload{}, Undeliverable::retries_exhausted, 503);
+    CHECK(tracker.since() == failing_since);
 }
