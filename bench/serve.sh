@@ -7,13 +7,21 @@
 # this machine. Mode `summarise` (not run by default) posts old PHP SDKs' 50-event schema-2
 # bodies instead (bench_gen_php_posts: `feature` events with inline users), which serve --flags
 # summarises (issue 11): the sink then also adds up the summaries' counters
-# (`bench_sink --count-summary`), which must equal the evaluations posted. Compare it with
-# `gzip_off` run right after, e.g. BENCH_MODES="summarise gzip_off" BENCH_DURATION=60s.
+# (`bench_sink --count-summary`), which must equal the evaluations posted. Its targets: serve's
+# CPU per posted event <= 2 x gzip_off's (the verbatim path) in the same run, and RSS flat (the
+# mean of each quarter of the load is printed; 60 s gives 60 samples).
+#
+# Usage: bench/serve.sh [--help]   (everything else is set by the environment below), e.g.
+#   bench/serve.sh                                                 nginx, gzip off, gzip on
+#   BENCH_MODES="summarise gzip_off" BENCH_DURATION=60s bench/serve.sh   summarised vs verbatim
+#   BENCH_MODES="gzip_off summarise" BENCH_DURATION=60s BENCH_NO_BUILD=1 bench/serve.sh
+#                                                                  (the other order, to alternate)
 #
 # Environment (all optional):
 #   BENCH_BUILD_DIR   build directory (default build-bench; configured RelWithDebInfo if missing)
-#   BENCH_OUT         where perf data goes (default bench/out, gitignored)
-#   BENCH_MODES       what to run, in order (default "nginx gzip_off gzip_on"; also "summarise")
+#   BENCH_OUT         where perf data and the RSS samples go (default bench/out, gitignored)
+#   BENCH_MODES       what to run, in order: nginx, gzip_off, gzip_on, summarise (default
+#                     "nginx gzip_off gzip_on"; summarise's ratio needs gzip_off in the same run)
 #   BENCH_DURATION    wrk -d (default 15s)
 #   BENCH_CONNECTIONS wrk -c (default 64)
 #   BENCH_WRK_THREADS wrk -t (default 2)
@@ -34,6 +42,19 @@
 # makes the figures meaningless fails (an event accepted by serve that the upstream did not
 # count, a non-2xx answer, serve failing to stop); missed performance targets do not fail it.
 set -euo pipefail
+
+case ${1:-} in
+'') ;;
+-h | --help)
+    # This header, up to `set`, is the usage text.
+    sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+    exit 0
+    ;;
+*)
+    echo "usage: bench/serve.sh [--help] (settings come from BENCH_* variables: see --help)" >&2
+    exit 64
+    ;;
+esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BENCH_BUILD_DIR:-$root/build-bench}
@@ -289,14 +310,21 @@ run_serve() { # NAME SERVE-ARGS...
     # "Flat" as a number: the mean of the last quarter of the samples within 10 % of the mean of
     # the second quarter (the first quarter is the warm-up: queues, arenas and the summariser's
     # LRU filling). Only meaningful over a long run (>= 60 samples: BENCH_DURATION=60s).
+    # rss_quarters_mb: the mean of each quarter, to see a trend; the samples themselves are kept
+    # in $out/rss-NAME.txt (kB, one a second).
     read -r "result[${name}_rss_q2_mean_mb]" "result[${name}_rss_q4_mean_mb]" "result[${name}_rss_flat]" \
+        "result[${name}_rss_quarters_mb]" \
         < <(awk '{ kb[NR] = $1 } END {
-                q = int(NR / 4); if (q < 1) { print "— — n/a"; exit }
-                for (i = q + 1; i <= 2 * q; i++) a += kb[i]
-                for (i = NR - q + 1; i <= NR; i++) b += kb[i]
-                a /= q; b /= q
-                d = (b - a) / a; if (d < 0) d = -d
-                printf "%.1f %.1f %s\n", a / 1024, b / 1024, d <= 0.10 ? "yes" : "no" }' "$work/rss-$name.txt")
+                q = int(NR / 4); if (q < 1) { print "— — n/a —"; exit }
+                for (k = 0; k < 4; k++) {
+                    m[k] = 0; last = k == 3 ? NR : (k + 1) * q
+                    for (i = k * q + 1; i <= last; i++) m[k] += kb[i]
+                    m[k] /= (last - k * q) * 1024
+                }
+                d = (m[3] - m[1]) / m[1]; if (d < 0) d = -d
+                printf "%.1f %.1f %s %.1f/%.1f/%.1f/%.1f\n", m[1], m[3], d <= 0.10 ? "yes" : "no",
+                    m[0], m[1], m[2], m[3] }' "$work/rss-$name.txt")
+    mkdir -p "$out" && cp "$work/rss-$name.txt" "$out/rss-$name.txt"
 
     # SIGTERM: serve stops accepting, flushes its queues and waits for the upstream (its
     # --shutdown-timeout, 10 s by default), then logs its totals.
@@ -453,7 +481,7 @@ get() { echo "${result[$1]:-—}"; }
         echo "== targets (summarise) =="
         [[ -n ${result[summarise_cpu_vs_verbatim]:-} && ${result[summarise_cpu_vs_verbatim]} != n/a ]] &&
             echo "CPU per event <= 2 x verbatim (gzip_off): $(met "${result[summarise_cpu_vs_verbatim]} <= 2") (${result[summarise_cpu_ns_per_event]} ns vs ${result[gzip_off_cpu_ns_per_event]} ns: ${result[summarise_cpu_vs_verbatim]} x)"
-        echo "RSS flat (last-quarter mean within 10 % of the second quarter's, $(get summarise_rss_samples) samples): $(get summarise_rss_flat) ($(get summarise_rss_q2_mean_mb) -> $(get summarise_rss_q4_mean_mb) MB)"
+        echo "RSS flat (last-quarter mean within 10 % of the second quarter's, $(get summarise_rss_samples) samples): $(get summarise_rss_flat) ($(get summarise_rss_q2_mean_mb) -> $(get summarise_rss_q4_mean_mb) MB; quarters $(get summarise_rss_quarters_mb) MB)"
         echo "every posted evaluation counted once upstream: $(get summarise_all_evaluations_counted) ($(get summarise_upstream_summary_count) counted, $(get summarise_evaluations_posted) posted)"
     fi
     echo
@@ -471,16 +499,16 @@ get() { echo "${result[$1]:-—}"; }
     done
     if [[ -n ${result[summarise_requests_per_s]:-} ]]; then
         echo
-        echo "| date | mode | load | req/s | events/s | p99 ms | ns CPU/event | ÷ verbatim | RSS MB 2nd / 4th quarter (flat) | peak RSS MB | evaluations counted / posted |"
+        echo "| date | mode | load | req/s | events/s | p99 ms | ns CPU/event | ÷ verbatim | RSS MB by quarter (flat) | peak RSS MB | evaluations counted / posted |"
         echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
         for name in summarise gzip_off; do
             [[ -n ${result[${name}_requests_per_s]:-} ]] || continue
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s (%s) | %s | %s |\n' \
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s |\n' \
                 "$date" "$([[ $name == summarise ]] && echo "summarised (schema 2)" || echo "verbatim (schema 4)")" \
                 "$(get ${name}_loadavg)" "$(get ${name}_requests_per_s)" "$(get ${name}_events_per_s)" \
                 "$(get ${name}_p99_ms)" "$(get ${name}_cpu_ns_per_event)" \
                 "$([[ $name == summarise ]] && get summarise_cpu_vs_verbatim || echo 1)" \
-                "$(get ${name}_rss_q2_mean_mb)" "$(get ${name}_rss_q4_mean_mb)" "$(get ${name}_rss_flat)" \
+                "$(get ${name}_rss_quarters_mb)" "$(get ${name}_rss_flat)" \
                 "$(get ${name}_peak_rss_mb)" \
                 "$([[ $name == summarise ]] && echo "$(get summarise_upstream_summary_count) / $(get summarise_evaluations_posted)" || echo "—")"
         done
