@@ -4,16 +4,30 @@
 # `evrelay serve`, which forwards to a local upstream that reads, counts and discards the events
 # (`bench_sink --count-events`, bench/tools/bench_sink.cpp), gzip off and gzip on; and, in the
 # same run, the same load against nginx answering 202 to any POST: the floor for HTTP handling on
-# this machine.
+# this machine. Mode `summarise` (not run by default) posts old PHP SDKs' 50-event schema-2
+# bodies instead (bench_gen_php_posts: `feature` events with inline users), which serve --flags
+# summarises (issue 11): the sink then also adds up the summaries' counters
+# (`bench_sink --count-summary`), which must equal the evaluations posted. Its targets: serve's
+# CPU per posted event <= 2 x gzip_off's (the verbatim path) in the same run, and RSS flat (the
+# mean of each quarter of the load is printed; 60 s gives 60 samples).
+#
+# Usage: bench/serve.sh [--help]   (everything else is set by the environment below), e.g.
+#   bench/serve.sh                                                 nginx, gzip off, gzip on
+#   BENCH_MODES="summarise gzip_off" BENCH_DURATION=60s bench/serve.sh   summarised vs verbatim
+#   BENCH_MODES="gzip_off summarise" BENCH_DURATION=60s BENCH_NO_BUILD=1 bench/serve.sh
+#                                                                  (the other order, to alternate)
 #
 # Environment (all optional):
 #   BENCH_BUILD_DIR   build directory (default build-bench; configured RelWithDebInfo if missing)
-#   BENCH_OUT         where perf data goes (default bench/out, gitignored)
-#   BENCH_MODES       what to run, in order (default "nginx gzip_off gzip_on")
+#   BENCH_OUT         where perf data and the RSS samples go (default bench/out, gitignored)
+#   BENCH_MODES       what to run, in order: nginx, gzip_off, gzip_on, summarise (default
+#                     "nginx gzip_off gzip_on"; summarise's ratio needs gzip_off in the same run)
 #   BENCH_DURATION    wrk -d (default 15s)
 #   BENCH_CONNECTIONS wrk -c (default 64)
 #   BENCH_WRK_THREADS wrk -t (default 2)
-#   BENCH_PAYLOAD     the body every request posts (default the 50-event fixture)
+#   BENCH_PAYLOAD     the body every request posts (default the 50-event fixture; not summarise)
+#   BENCH_PHP_USERS, BENCH_PHP_FLAGS, BENCH_PHP_TRACKED  summarise: users (300), flags (10) and
+#                     flags with trackEvents (2) of the generated PHP posts (bench_gen_php_posts)
 #   BENCH_SERVE_ARGS  extra arguments for `evrelay serve` (e.g. "--threads 1")
 #   BENCH_NGINX_WORKERS worker_processes of the nginx floor (default 2: the same cores as serve)
 #   BENCH_TIMEOUT     seconds allowed for each step besides the load itself (default 60)
@@ -29,6 +43,19 @@
 # count, a non-2xx answer, serve failing to stop); missed performance targets do not fail it.
 set -euo pipefail
 
+case ${1:-} in
+'') ;;
+-h | --help)
+    # This header, up to `set`, is the usage text.
+    sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+    exit 0
+    ;;
+*)
+    echo "usage: bench/serve.sh [--help] (settings come from BENCH_* variables: see --help)" >&2
+    exit 64
+    ;;
+esac
+
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BENCH_BUILD_DIR:-$root/build-bench}
 out=${BENCH_OUT:-$root/bench/out}
@@ -40,7 +67,7 @@ payload=${BENCH_PAYLOAD:-$root/tests/fixtures/bench-payload-50-events.json}
 read -r -a serve_args <<<"${BENCH_SERVE_ARGS:-}"
 nginx_workers=${BENCH_NGINX_WORKERS:-2}
 limit=${BENCH_TIMEOUT:-60}
-tools=(bench_sink)
+tools=(bench_sink bench_gen_php_posts)
 hz=$(getconf CLK_TCK)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -95,7 +122,8 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
 fi
 evrelay=$build/evrelay
 sink_tool=$build/bench/bench_sink
-for tool in "$evrelay" "$sink_tool"; do
+php_posts_tool=$build/bench/bench_gen_php_posts
+for tool in "$evrelay" "$sink_tool" "$php_posts_tool"; do
     [[ -x $tool ]] || die "$tool is missing (build it, or unset BENCH_NO_BUILD)"
 done
 [[ -s $payload ]] || die "no payload at $payload"
@@ -144,6 +172,12 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (b == 0) print "n/a"; el
 declare -A result
 failures=()
 
+# What the load posts; the summarise mode changes these for its run (run_summarise).
+load_bodies=''       # a file of bodies, one per line (bench/serve-post.lua), or the payload
+load_schema=4        # X-LaunchDarkly-Event-Schema
+load_events_per_post=$events_per_post
+sink_flags=(--count-events)
+
 # Runs wrk against URL and stores NAME_* results; CPU_PIDS are the server's processes.
 run_load() { # NAME URL CPU_PIDS...
     local name=$1 url=$2
@@ -152,7 +186,8 @@ run_load() { # NAME URL CPU_PIDS...
     result[${name}_loadavg]=$(loadavg)
     ticks_before=$(cpu_ticks "$@")
     log "$name: wrk -t$wrk_threads -c$connections -d$duration --latency $url (load ${result[${name}_loadavg]})"
-    timeout $((duration_s + limit)) wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency \
+    BENCH_SERVE_BODIES=$load_bodies BENCH_SERVE_SCHEMA=$load_schema \
+        timeout $((duration_s + limit)) wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency \
         -s "$root/bench/serve-post.lua" "$url" -- "$payload" >"$work/wrk-$name.txt" 2>&1 ||
         status=$?
     ticks_after=$(cpu_ticks "$@")
@@ -169,12 +204,14 @@ run_load() { # NAME URL CPU_PIDS...
         $(wrk_value "$work/wrk-$name.txt" read_errors) + $(wrk_value "$work/wrk-$name.txt" write_errors) +
         $(wrk_value "$work/wrk-$name.txt" timeouts)))
     result[${name}_requests_per_s]=$(ratio "$ok" "$seconds" '%.0f')
-    result[${name}_events_per_s]=$(ratio "$((ok * events_per_post))" "$seconds" '%.0f')
+    result[${name}_events_per_s]=$(ratio "$((ok * load_events_per_post))" "$seconds" '%.0f')
     result[${name}_p50_ms]=$(awk -v u="$(wrk_value "$work/wrk-$name.txt" p50_us)" 'BEGIN { printf "%.2f", u / 1000 }')
     result[${name}_p99_ms]=$(awk -v u="$(wrk_value "$work/wrk-$name.txt" p99_us)" 'BEGIN { printf "%.2f", u / 1000 }')
     result[${name}_max_ms]=$(awk -v u="$(wrk_value "$work/wrk-$name.txt" max_us)" 'BEGIN { printf "%.2f", u / 1000 }')
     result[${name}_cpu_seconds]=$(awk -v t="$((ticks_after - ticks_before))" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
     result[${name}_cpu_us_per_request]=$(ratio "$(((ticks_after - ticks_before) * 1000000 / hz))" "$ok" '%.1f')
+    result[${name}_cpu_ns_per_event]=$(ratio "$(((ticks_after - ticks_before) * 1000000000 / hz))" \
+        "$((ok * load_events_per_post))" '%.0f')
     result[${name}_cpu_percent]=$(ratio "$(((ticks_after - ticks_before) * 100 / hz))" "$seconds" '%.0f')
     if ((errors > 0)); then
         failures+=("$name: $errors non-2xx answers")
@@ -216,7 +253,7 @@ run_serve() { # NAME SERVE-ARGS...
     shift
     local sink_dir=$work/sink-$name sink sink_port serve_port timer serve
     mkdir -p "$sink_dir"
-    "$sink_tool" --count-events >"$sink_dir/port" 2>"$sink_dir/stderr.log" &
+    "$sink_tool" "${sink_flags[@]}" >"$sink_dir/port" 2>"$sink_dir/stderr.log" &
     sink=$!
     pids+=("$sink")
     for _ in $(seq 50); do
@@ -270,6 +307,24 @@ run_serve() { # NAME SERVE-ARGS...
         sort -n | head -n 1 | awk '{ printf "%.1f", $1 / 1024 }')
     result[${name}_rss_second_half_max_mb]=$(tail -n $((samples - samples / 2)) "$work/rss-$name.txt" |
         sort -n | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }')
+    # "Flat" as a number: the mean of the last quarter of the samples within 10 % of the mean of
+    # the second quarter (the first quarter is the warm-up: queues, arenas and the summariser's
+    # LRU filling). Only meaningful over a long run (>= 60 samples: BENCH_DURATION=60s).
+    # rss_quarters_mb: the mean of each quarter, to see a trend; the samples themselves are kept
+    # in $out/rss-NAME.txt (kB, one a second).
+    read -r "result[${name}_rss_q2_mean_mb]" "result[${name}_rss_q4_mean_mb]" "result[${name}_rss_flat]" \
+        "result[${name}_rss_quarters_mb]" \
+        < <(awk '{ kb[NR] = $1 } END {
+                q = int(NR / 4); if (q < 1) { print "— — n/a —"; exit }
+                for (k = 0; k < 4; k++) {
+                    m[k] = 0; last = k == 3 ? NR : (k + 1) * q
+                    for (i = k * q + 1; i <= last; i++) m[k] += kb[i]
+                    m[k] /= (last - k * q) * 1024
+                }
+                d = (m[3] - m[1]) / m[1]; if (d < 0) d = -d
+                printf "%.1f %.1f %s %.1f/%.1f/%.1f/%.1f\n", m[1], m[3], d <= 0.10 ? "yes" : "no",
+                    m[0], m[1], m[2], m[3] }' "$work/rss-$name.txt")
+    mkdir -p "$out" && cp "$work/rss-$name.txt" "$out/rss-$name.txt"
 
     # SIGTERM: serve stops accepting, flushes its queues and waits for the upstream (its
     # --shutdown-timeout, 10 s by default), then logs its totals.
@@ -288,6 +343,13 @@ run_serve() { # NAME SERVE-ARGS...
     result[${name}_upstream_events]=$(sink_value "$sink_port" events)
     result[${name}_upstream_posts]=$(sink_value "$sink_port" requests)
     result[${name}_upstream_bad_bodies]=$(($(sink_value "$sink_port" bad_bodies) + $(sink_value "$sink_port" other_bodies)))
+    if [[ ${sink_flags[*]} == *--count-summary* ]]; then
+        local key
+        for key in kind_feature kind_debug kind_index kind_identify kind_custom kind_summary \
+            kind_other summary_count unknown_count summary_bad; do
+            result[${name}_upstream_$key]=$(sink_value "$sink_port" "$key")
+        done
+    fi
     result[${name}_cpu_seconds_whole_life]=$(awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.2f", t }' "$work/time-$name.txt")
     result[${name}_peak_rss_mb_whole_life]=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$work/time-$name.txt")
     stop_pid "$sink"
@@ -295,9 +357,13 @@ run_serve() { # NAME SERVE-ARGS...
     # Every event serve accepted must have been counted by the upstream. wrk counts only the
     # answers it read before it stopped: serve may accept up to one more post per connection.
     local received=${result[${name}_serve_received]} upstream=${result[${name}_upstream_events]}
-    local answered=$(((result[${name}_requests] - result[${name}_non2xx]) * events_per_post))
-    local most=$(((result[${name}_requests] - result[${name}_non2xx] + connections) * events_per_post))
+    local answered=$(((result[${name}_requests] - result[${name}_non2xx]) * load_events_per_post))
+    local most=$(((result[${name}_requests] - result[${name}_non2xx] + connections) * load_events_per_post))
     result[${name}_events_answered_202]=$answered
+    if [[ $name == summarise ]]; then
+        check_summarised "$answered" "$most"
+        return
+    fi
     if [[ $upstream == "$received" && ${result[${name}_serve_dropped]} == 0 &&
         ${result[${name}_serve_forwarded]} == "$received" && ${result[${name}_upstream_bad_bodies]} == 0 ]] &&
         ((received >= answered && received <= most)); then
@@ -308,13 +374,61 @@ run_serve() { # NAME SERVE-ARGS...
     fi
 }
 
+# --- summarise: old PHP posts (schema 2) through serve --flags --------------------------------
+# serve's "received"/"forwarded" count what it publishes (the summarised output), not the posted
+# events; so the posts serve accepted are counted at the upstream by the kept `custom` events
+# (each post has the same number), and the evaluations by the summaries' counters.
+check_summarised() { # ANSWERED-EVENTS MOST-EVENTS (from wrk's 2xx answers)
+    local answered=$1 most=$2 posts evaluations counted
+    local received=${result[summarise_serve_received]} upstream=${result[summarise_upstream_events]}
+    posts=$((result[summarise_upstream_kind_custom] / php[custom_per_post]))
+    evaluations=$((posts * php[feature_per_post]))
+    counted=${result[summarise_upstream_summary_count]}
+    result[summarise_posts_accepted]=$posts
+    result[summarise_events_accepted]=$((posts * php[events_per_post]))
+    result[summarise_evaluations_posted]=$evaluations
+    if [[ $counted == "$evaluations" && ${result[summarise_upstream_unknown_count]} == 0 &&
+        ${result[summarise_upstream_summary_bad]} == 0 &&
+        ${result[summarise_upstream_kind_custom]} == $((posts * php[custom_per_post])) &&
+        ${result[summarise_upstream_kind_identify]} == $((posts * php[identify_per_post])) &&
+        $upstream == "$received" && ${result[summarise_serve_forwarded]} == "$received" &&
+        ${result[summarise_serve_dropped]} == 0 && ${result[summarise_upstream_bad_bodies]} == 0 ]] &&
+        ((posts * php[events_per_post] >= answered && posts * php[events_per_post] <= most)); then
+        result[summarise_all_evaluations_counted]=yes
+    else
+        result[summarise_all_evaluations_counted]=no
+        failures+=("summarise: $posts posts accepted (custom events upstream; wrk got 202 for $((answered / php[events_per_post]))), so $evaluations evaluations; the summaries counted $counted (unknown ${result[summarise_upstream_unknown_count]}, malformed ${result[summarise_upstream_summary_bad]}); identify events ${result[summarise_upstream_kind_identify]}; serve published $received, forwarded ${result[summarise_serve_forwarded]}, dropped ${result[summarise_serve_dropped]}; the upstream counted $upstream events")
+    fi
+}
+
+declare -A php
+run_summarise() {
+    local dir=$work/php figures key
+    mkdir -p "$dir"
+    figures=$(timeout "$limit" "$php_posts_tool" --out-dir "$dir" --users "${BENCH_PHP_USERS:-300}" \
+        --flags "${BENCH_PHP_FLAGS:-10}" --tracked "${BENCH_PHP_TRACKED:-2}") ||
+        die "bench_gen_php_posts failed"
+    for key in bodies events_per_post feature_per_post custom_per_post identify_per_post users \
+        flags tracked_flags mean_event_bytes; do
+        php[$key]=$(tr ' ' '\n' <<<"$figures" | sed -n "s/^$key=//p")
+        [[ -n ${php[$key]} ]] || die "bench_gen_php_posts did not say $key: $figures"
+    done
+    log "summarise: $figures"
+    load_bodies=$dir/php-posts.ndjson load_schema=2 load_events_per_post=${php[events_per_post]}
+    sink_flags=(--count-summary)
+    run_serve summarise --no-gzip --flags "$dir/php-flags.json"
+    load_bodies='' load_schema=4 load_events_per_post=$events_per_post
+    sink_flags=(--count-events)
+}
+
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for mode in "${modes[@]}"; do
     case $mode in
     nginx) run_nginx ;;
     gzip_off) run_serve gzip_off --no-gzip ;;
     gzip_on) run_serve gzip_on ;;
-    *) die "unknown mode '$mode' in BENCH_MODES (nginx, gzip_off, gzip_on)" ;;
+    summarise) run_summarise ;;
+    *) die "unknown mode '$mode' in BENCH_MODES (nginx, gzip_off, gzip_on, summarise)" ;;
     esac
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -324,6 +438,10 @@ for name in gzip_off gzip_on; do
         result[${name}_vs_nginx]=$(ratio "${result[${name}_requests_per_s]}" "${result[nginx_requests_per_s]}" '%.2f')
     fi
 done
+if [[ -n ${result[summarise_cpu_ns_per_event]:-} && -n ${result[gzip_off_cpu_ns_per_event]:-} ]]; then
+    result[summarise_cpu_vs_verbatim]=$(ratio "${result[summarise_cpu_ns_per_event]}" \
+        "${result[gzip_off_cpu_ns_per_event]}" '%.2f')
+fi
 
 # --- report ------------------------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -336,6 +454,9 @@ get() { echo "${result[$1]:-—}"; }
     echo "cpu=$cpu"
     echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "payload=$(basename "$payload") bytes=$payload_bytes events_per_post=$events_per_post"
+    if [[ -n ${php[bodies]:-} ]]; then
+        echo "summarise_posts=$(for key in "${!php[@]}"; do printf '%s=%s ' "$key" "${php[$key]}"; done)"
+    fi
     echo "wrk=-t$wrk_threads -c$connections -d$duration"
     echo "serve_args=${serve_args[*]}"
     # Other work on the machine steals cores: compare runs at similar load.
@@ -344,16 +465,24 @@ get() { echo "${result[$1]:-—}"; }
     for key in $(printf '%s\n' "${!result[@]}" | sort); do
         echo "$key=${result[$key]}"
     done
+    met() { if awk "BEGIN { exit !($1) }"; then echo met; else echo MISSED; fi; }
     if [[ -n ${result[gzip_off_requests_per_s]:-} ]]; then
         echo
         echo "== targets (gzip off) =="
-        met() { if awk "BEGIN { exit !($1) }"; then echo met; else echo MISSED; fi; }
         [[ -n ${result[gzip_off_vs_nginx]:-} && ${result[gzip_off_vs_nginx]} != n/a ]] &&
             echo "requests/s >= 0.4 x nginx: $(met "${result[gzip_off_vs_nginx]} >= 0.4") (${result[gzip_off_vs_nginx]})"
         echo "CPU <= 50 us per request: $(met "${result[gzip_off_cpu_us_per_request]} <= 50") (${result[gzip_off_cpu_us_per_request]})"
         echo "p99 <= 10 ms: $(met "${result[gzip_off_p99_ms]} <= 10") (${result[gzip_off_p99_ms]})"
         echo "every accepted event upstream: ${result[gzip_off_all_events_upstream]} (${result[gzip_off_upstream_events]} of ${result[gzip_off_serve_received]})"
         echo "RSS over the second half: ${result[gzip_off_rss_second_half_min_mb]}-${result[gzip_off_rss_second_half_max_mb]} MB (peak ${result[gzip_off_peak_rss_mb]})"
+    fi
+    if [[ -n ${result[summarise_requests_per_s]:-} ]]; then
+        echo
+        echo "== targets (summarise) =="
+        [[ -n ${result[summarise_cpu_vs_verbatim]:-} && ${result[summarise_cpu_vs_verbatim]} != n/a ]] &&
+            echo "CPU per event <= 2 x verbatim (gzip_off): $(met "${result[summarise_cpu_vs_verbatim]} <= 2") (${result[summarise_cpu_ns_per_event]} ns vs ${result[gzip_off_cpu_ns_per_event]} ns: ${result[summarise_cpu_vs_verbatim]} x)"
+        echo "RSS flat (last-quarter mean within 10 % of the second quarter's, $(get summarise_rss_samples) samples): $(get summarise_rss_flat) ($(get summarise_rss_q2_mean_mb) -> $(get summarise_rss_q4_mean_mb) MB; quarters $(get summarise_rss_quarters_mb) MB)"
+        echo "every posted evaluation counted once upstream: $(get summarise_all_evaluations_counted) ($(get summarise_upstream_summary_count) counted, $(get summarise_evaluations_posted) posted)"
     fi
     echo
     echo "| date | load | nginx req/s | nginx µs CPU/req | gzip | serve req/s | events/s | ÷ nginx | p50 ms | p99 ms | µs CPU/req | peak RSS MB | RSS 2nd half MB | events upstream / accepted |"
@@ -368,6 +497,22 @@ get() { echo "${result[$1]:-—}"; }
             "$(get ${name}_rss_second_half_min_mb)" "$(get ${name}_rss_second_half_max_mb)" \
             "$(get ${name}_upstream_events)" "$(get ${name}_serve_received)"
     done
+    if [[ -n ${result[summarise_requests_per_s]:-} ]]; then
+        echo
+        echo "| date | mode | load | req/s | events/s | p99 ms | ns CPU/event | ÷ verbatim | RSS MB by quarter (flat) | peak RSS MB | evaluations counted / posted |"
+        echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        for name in summarise gzip_off; do
+            [[ -n ${result[${name}_requests_per_s]:-} ]] || continue
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s |\n' \
+                "$date" "$([[ $name == summarise ]] && echo "summarised (schema 2)" || echo "verbatim (schema 4)")" \
+                "$(get ${name}_loadavg)" "$(get ${name}_requests_per_s)" "$(get ${name}_events_per_s)" \
+                "$(get ${name}_p99_ms)" "$(get ${name}_cpu_ns_per_event)" \
+                "$([[ $name == summarise ]] && get summarise_cpu_vs_verbatim || echo 1)" \
+                "$(get ${name}_rss_quarters_mb)" "$(get ${name}_rss_flat)" \
+                "$(get ${name}_peak_rss_mb)" \
+                "$([[ $name == summarise ]] && echo "$(get summarise_upstream_summary_count) / $(get summarise_evaluations_posted)" || echo "—")"
+        done
+    fi
 }
 if ((${#failures[@]} > 0)); then
     for failure in "${failures[@]}"; do

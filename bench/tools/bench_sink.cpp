@@ -15,17 +15,21 @@
 //   have a `kind` of their own (`"reason":{"kind":"RULE_MATCH",…}`). A body that is not a JSON
 //   array is counted as `other_bodies` (diagnostic events are objects) and a body whose brackets
 //   do not balance, or with invalid UTF-8 or an unclosed string, as `bad_bodies`.
-//
 //   Counting is by payload ID, as the events service de-duplicates: a body answered 2xx whose
 //   `X-LaunchDarkly-Payload-ID` was answered 2xx before is not counted again in `events` but in
 //   `duplicate_payloads` / `duplicate_events` (a sender's retry of a payload whose answer it
 //   missed, or a spool re-sending what a crash interrupted). A body answered anything else is
-//   read and not counted (`refused`).
+//   read and not counted (`refused`). The --count-summary counts follow the same rule.
+// - With --count-summary (bench/serve.sh's summarising mode; implies --count-events) it also
+//   parses every body (a simdjson DOM parse: the summarised output is a few small events per post,
+//   so this costs little) and counts the events by kind, and adds up the `count` of every counter
+//   of every `summary` event: the evaluations the upstream was told about, which the benchmark
+//   compares with the `feature` events it posted (each must be counted exactly once).
 // - With --flap STATUS:SECONDS[,STATUS:SECONDS...] (bench/soak.sh) it answers POSTs with each
 //   status in turn for its number of seconds, cycling (e.g. 202:20,503:10: 20 s up, 10 s down),
 //   until `GET /steady`, after which it answers 202 again.
 //
-//   bench_sink [--port N] [--count-events] [--flap STATUS:SECONDS,...]
+//   bench_sink [--port N] [--count-events] [--count-summary] [--flap STATUS:SECONDS,...]
 //       (port 0 or absent: an ephemeral port; prints "port=N" once listening)
 //
 // `GET /stats` answers one line (the POSTs so far), and the same line goes to stderr on SIGTERM:
@@ -34,7 +38,12 @@
 //   requests=N refused=N body_bytes=N wire_bytes=N events=N gzip_bodies=N other_bodies=N
 //   bad_bodies=N duplicate_payloads=N duplicate_events=N
 // (requests: every POST, refused included; body_bytes after gunzip, wire_bytes as received; the
-// counts after `refused` are of bodies answered 2xx).
+// counts after `refused` are of bodies answered 2xx), and with --count-summary, after those,
+//   kind_feature=N kind_debug=N kind_index=N kind_identify=N kind_custom=N kind_summary=N
+//   kind_other=N summary_count=N unknown_count=N summary_bad=N
+// (kind_other: any other kind, or an element without a string `kind`; summary_count: the sum of
+// the counters' `count`, unknown_count: the part of it in counters marked `"unknown":true`;
+// summary_bad: summary events whose features/counters/count are not what the schema says).
 
 #include "core/util/gzip.hpp"
 
@@ -90,8 +99,24 @@ struct Totals {
     std::uint64_t duplicate_events = 0;
 };
 
+// --count-summary
+struct KindTotals {
+    std::uint64_t feature = 0;
+    std::uint64_t debug = 0;
+    std::uint64_t index = 0;
+    std::uint64_t identify = 0;
+    std::uint64_t custom = 0;
+    std::uint64_t summary = 0;
+    std::uint64_t other = 0;
+    std::uint64_t summary_count = 0;
+    std::uint64_t unknown_count = 0;
+    std::uint64_t summary_bad = 0;
+};
+
 Totals g_totals;
-bool g_count_events = false; // --count-events; otherwise bodies are discarded as they arrive
+KindTotals g_kinds;
+bool g_count_events = false;  // --count-events; otherwise bodies are discarded as they arrive
+bool g_count_summary = false; // --count-summary (sets g_count_events too)
 volatile std::sig_atomic_t g_stop = 0;
 // Payload IDs answered 2xx so far (--count-events).
 std::unordered_set<std::string> g_delivered_ids;
@@ -207,13 +232,26 @@ std::string stats_line() {
     if (!g_count_events) {
         return line + "\n";
     }
-    return line + " wire_bytes=" + std::to_string(g_totals.wire_bytes) +
-           " events=" + std::to_string(g_totals.events) +
-           " gzip_bodies=" + std::to_string(g_totals.gzip_bodies) +
-           " other_bodies=" + std::to_string(g_totals.other_bodies) +
-           " bad_bodies=" + std::to_string(g_totals.bad_bodies) +
-           " duplicate_payloads=" + std::to_string(g_totals.duplicate_payloads) +
-           " duplicate_events=" + std::to_string(g_totals.duplicate_events) + "\n";
+    line += " wire_bytes=" + std::to_string(g_totals.wire_bytes) +
+            " events=" + std::to_string(g_totals.events) +
+            " gzip_bodies=" + std::to_string(g_totals.gzip_bodies) +
+            " other_bodies=" + std::to_string(g_totals.other_bodies) +
+            " bad_bodies=" + std::to_string(g_totals.bad_bodies) +
+            " duplicate_payloads=" + std::to_string(g_totals.duplicate_payloads) +
+            " duplicate_events=" + std::to_string(g_totals.duplicate_events);
+    if (g_count_summary) {
+        line += " kind_feature=" + std::to_string(g_kinds.feature) +
+                " kind_debug=" + std::to_string(g_kinds.debug) +
+                " kind_index=" + std::to_string(g_kinds.index) +
+                " kind_identify=" + std::to_string(g_kinds.identify) +
+                " kind_custom=" + std::to_string(g_kinds.custom) +
+                " kind_summary=" + std::to_string(g_kinds.summary) +
+                " kind_other=" + std::to_string(g_kinds.other) +
+                " summary_count=" + std::to_string(g_kinds.summary_count) +
+                " unknown_count=" + std::to_string(g_kinds.unknown_count) +
+                " summary_bad=" + std::to_string(g_kinds.summary_bad);
+    }
+    return line + "\n";
 }
 
 bool iequals_prefix(std::string_view text, std::string_view prefix) {
@@ -290,6 +328,66 @@ std::uint64_t count_events(const char* body, std::size_t size) {
     return events;
 }
 
+// Adds the counters of one summary event ({"kind":"summary","features":{key:{"counters":[{
+// "count":N,…},…],…},…},…}) to g_kinds.
+void add_summary(simdjson::dom::element summary) {
+    simdjson::dom::object features;
+    if (summary["features"].get_object().get(features) != simdjson::SUCCESS) {
+        ++g_kinds.summary_bad;
+        return;
+    }
+    for (const simdjson::dom::key_value_pair flag : features) {
+        simdjson::dom::array counters;
+        if (flag.value["counters"].get_array().get(counters) != simdjson::SUCCESS) {
+            ++g_kinds.summary_bad;
+            continue;
+        }
+        for (const simdjson::dom::element counter : counters) {
+            std::uint64_t count = 0;
+            if (counter["count"].get_uint64().get(count) != simdjson::SUCCESS) {
+                ++g_kinds.summary_bad;
+                continue;
+            }
+            g_kinds.summary_count += count;
+            bool unknown = false;
+            if (counter["unknown"].get_bool().get(unknown) == simdjson::SUCCESS && unknown) {
+                g_kinds.unknown_count += count;
+            }
+        }
+    }
+}
+
+// --count-summary: counts the events of a JSON array body by kind, and the summaries' counters.
+// `body` has simdjson's padding after `size` bytes.
+void count_kinds(const char* body, std::size_t size) {
+    static simdjson::dom::parser parser;
+    simdjson::dom::array events;
+    if (parser.parse(body, size, false).get_array().get(events) != simdjson::SUCCESS) {
+        return; // not an array, or not JSON: count_events() has said so
+    }
+    for (const simdjson::dom::element event : events) {
+        std::string_view kind;
+        if (event["kind"].get_string().get(kind) != simdjson::SUCCESS) {
+            ++g_kinds.other;
+        } else if (kind == "feature") {
+            ++g_kinds.feature;
+        } else if (kind == "debug") {
+            ++g_kinds.debug;
+        } else if (kind == "index") {
+            ++g_kinds.index;
+        } else if (kind == "identify") {
+            ++g_kinds.identify;
+        } else if (kind == "custom") {
+            ++g_kinds.custom;
+        } else if (kind == "summary") {
+            ++g_kinds.summary;
+            add_summary(event);
+        } else {
+            ++g_kinds.other;
+        }
+    }
+}
+
 // Counts a complete body kept in c.body.
 void count_body(Connection& c) {
     g_totals.wire_bytes += c.body.size;
@@ -314,6 +412,10 @@ void count_body(Connection& c) {
         g_totals.duplicate_events += events;
     } else {
         g_totals.events += events;
+        // A duplicate's evaluations were counted with its first delivery, so only here.
+        if (g_count_summary) {
+            count_kinds(body.data(), body.size());
+        }
     }
 }
 
@@ -513,6 +615,9 @@ int main(int argc, char** argv) {
             port = std::atoi(argv[++i]);
         } else if (arg == "--count-events") {
             g_count_events = true;
+        } else if (arg == "--count-summary") {
+            g_count_events = true;
+            g_count_summary = true;
         } else if (arg == "--flap" && i + 1 < argc) {
             if (!parse_flap(argv[++i])) {
                 std::fprintf(stderr,
@@ -522,7 +627,8 @@ int main(int argc, char** argv) {
             }
         } else {
             std::fprintf(stderr,
-                         "usage: %s [--port N] [--count-events] [--flap STATUS:SECONDS,...]\n",
+                         "usage: %s [--port N] [--count-events] [--count-summary] "
+                         "[--flap STATUS:SECONDS,...]\n",
                          argv[0]);
             return 64;
         }
