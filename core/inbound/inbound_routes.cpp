@@ -1,5 +1,7 @@
 #include "core/inbound/inbound_routes.hpp"
 
+#include "core/util/percent_decode.hpp"
+
 namespace evrelay {
 
 namespace {
@@ -97,34 +99,6 @@ bool allows(std::string_view allow, std::string_view method) {
     return false;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-std::string percent_decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-            hex_value(text[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
-
 } // namespace
 
 std::string_view target_path(std::string_view target) {
@@ -145,9 +119,9 @@ std::optional<std::string> query_parameter(std::string_view target, std::string_
         const std::string_view pair = query.substr(0, amp);
         const std::size_t equals = pair.find('=');
         const std::string_view key = pair.substr(0, equals);
-        if (percent_decode(key) == name) {
+        if (util::percent_decode(key) == name) {
             return equals == std::string_view::npos ? std::string()
-                                                    : percent_decode(pair.substr(equals + 1));
+                                                    : util::percent_decode(pair.substr(equals + 1));
         }
         if (amp == std::string_view::npos) {
             break;

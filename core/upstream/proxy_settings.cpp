@@ -1,5 +1,6 @@
 #include "core/upstream/proxy_settings.hpp"
 
+#include "core/util/percent_decode.hpp"
 #include "core/util/url_mask.hpp"
 
 #include <memory>
@@ -9,37 +10,6 @@ namespace evrelay {
 namespace {
 
 constexpr std::string_view k_scheme_end = "://";
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-// RFC 3986 percent-decoding; a "%" not followed by two hex digits stays as written (a password
-// typed into the URL unencoded).
-std::string percent_decode(std::string_view text) {
-    std::string decoded;
-    decoded.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-            hex_value(text[i + 2]) >= 0) {
-            decoded.push_back(
-                static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-            i += 2;
-        } else {
-            decoded.push_back(text[i]);
-        }
-    }
-    return decoded;
-}
 
 struct UrlCredentials {
     std::string url; // without the userinfo
@@ -61,9 +31,9 @@ UrlCredentials split_url_credentials(const std::string& url) {
     const std::size_t colon = userinfo.find(':');
     UrlCredentials split;
     split.url = url.substr(0, authority) + url.substr(at + 1);
-    split.user = percent_decode(userinfo.substr(0, colon));
+    split.user = util::percent_decode(userinfo.substr(0, colon));
     if (colon != std::string_view::npos) {
-        split.password = percent_decode(userinfo.substr(colon + 1));
+        split.password = util::percent_decode(userinfo.substr(colon + 1));
     }
     return split;
 }
