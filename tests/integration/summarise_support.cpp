@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <tuple>
 
 namespace evrelay::test {
 
@@ -73,7 +74,6 @@ std::string old_schema_capture() {
                             "33333333-3333-4333-8333-333333333333");
     return capture;
 }
-
 
 namespace {
 
@@ -158,6 +158,14 @@ UpstreamOutput read_upstream_output(const std::vector<RecordedRequest>& requests
                 }
             }
         }
+    }
+    // Requests may reach the upstream in any order (concurrent transfers): the merged counters
+    // are sorted so that a test's expectation does not depend on it.
+    for (auto& [name, list] : output.counters) {
+        std::sort(list.begin(), list.end(), [](const SummaryCounter& a, const SummaryCounter& b) {
+            return std::tie(a.variation, a.version, a.unknown, a.value) <
+                   std::tie(b.variation, b.version, b.unknown, b.value);
+        });
     }
     return output;
 }

@@ -43,16 +43,16 @@ struct SummaryCounter {
 
 // Everything the upstream received on analytics routes, taken apart.
 struct UpstreamOutput {
-    std::vector<std::string> kinds;                   // of every event, in order
-    std::vector<std::string> index_keys;              // context key of each index event
-    std::vector<std::string> feature_keys;            // flag key of each full feature event
-    std::vector<std::string> debug_keys;              // flag key of each debug event
-    std::map<std::string, std::vector<SummaryCounter>> counters; // by flag, every summary merged
+    std::vector<std::string> kinds;        // of every event, in order
+    std::vector<std::string> index_keys;   // context key of each index event
+    std::vector<std::string> feature_keys; // flag key of each full feature event
+    std::vector<std::string> debug_keys;   // flag key of each debug event
+    std::map<std::string, std::vector<SummaryCounter>> counters;   // by flag, merged, by variation
     std::map<std::string, std::vector<std::string>> context_kinds; // by flag
     std::map<std::string, std::string> defaults;                   // by flag
-    std::vector<std::string> schemas;       // X-LaunchDarkly-Event-Schema of each request
-    std::size_t unsummarized_headers = 0;   // requests carrying X-LaunchDarkly-Unsummarized
-    std::size_t events_with_user = 0;       // events with an inline "user" (none may remain)
+    std::vector<std::string> schemas;     // X-LaunchDarkly-Event-Schema of each request
+    std::size_t unsummarized_headers = 0; // requests carrying X-LaunchDarkly-Unsummarized
+    std::size_t events_with_user = 0;     // events with an inline "user" (none may remain)
     std::size_t summaries = 0;
 };
 UpstreamOutput read_upstream_output(const std::vector<RecordedRequest>& requests);
