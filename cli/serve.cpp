@@ -340,8 +340,9 @@ int run_serve(const ServeOptions& options) {
     handler_options.flush = flush_all;
     handler_options.summarise = [&summarisation](const std::string& env_name, SdkKind sdk,
                                                  const PayloadMetadata& metadata,
-                                                 const std::vector<std::string_view>& events) {
-        summarisation.hub().publish(env_name, sdk, metadata, events);
+                                                 const std::vector<std::string_view>& events,
+                                                 const JsonValidator* validated) {
+        summarisation.hub().publish(env_name, sdk, metadata, events, validated);
     };
     handler_options.runtime_status = [&] {
         RuntimeStatus status;

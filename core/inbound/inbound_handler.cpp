@@ -373,7 +373,7 @@ HttpResponse InboundHandler::accept_body(const Route& route, const Environment& 
     } else if (events.empty()) {
         // Nothing to publish.
     } else if (needs_summarising(metadata) && m_options.summarise) {
-        m_options.summarise(environment.name, route.sdk, metadata, events);
+        m_options.summarise(environment.name, route.sdk, metadata, events, &splitter.validator());
     } else {
         m_dispatcher.publish(environment.name, route.sdk, metadata, events);
     }

@@ -5,6 +5,7 @@
 #include "core/inbound/inbound_routes.hpp"
 #include "core/inbound/recent_payload_ids.hpp"
 #include "core/inbound/status_report.hpp"
+#include "core/json/json_validator.hpp"
 #include "core/model/counters.hpp"
 #include "core/model/environment.hpp"
 #include "core/pipeline/dispatcher.hpp"
@@ -47,12 +48,13 @@ struct InboundHandlerOptions {
     std::function<RuntimeStatus()> runtime_status; // GET /status and /metrics; may be empty
     // Schema 1–2 and Unsummarized analytics posts (needs_summarising) go here instead of the
     // dispatcher: the summariser turns them into schema-4 events (SPEC §8). Empty: published as
-    // they are (tests of the verbatim path only; serve always sets it).
+    // they are (tests of the verbatim path only; serve always sets it). `validated` is the
+    // post's validator, whose parts() are `events` (SummaryHub::publish reads them from it).
     std::function<void(const std::string& env_name, SdkKind sdk, const PayloadMetadata& metadata,
-                       const std::vector<std::string_view>& events)>
+                       const std::vector<std::string_view>& events, const JsonValidator* validated)>
         summarise;
-    StatusReportOptions status;                    // GET /status
-    std::string metric_prefix;                     // GET /metrics: [Prometheus] prefix
+    StatusReportOptions status; // GET /status
+    std::string metric_prefix;  // GET /metrics: [Prometheus] prefix
 };
 
 // The request-handling half of `serve` (SPEC §4): routes a request, authenticates it, decodes

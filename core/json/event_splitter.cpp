@@ -99,6 +99,10 @@ JsonResult<void> EventSplitter::split_array(std::string_view json, std::size_t p
     return {};
 }
 
+const JsonValidator& EventSplitter::validator() const {
+    return m_impl->validator;
+}
+
 JsonResult<void> EventSplitter::validate_json(std::string_view json, std::size_t padded_capacity) {
     return m_impl->validate(json, padded_capacity);
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/json/json_error.hpp"
+#include "core/json/json_validator.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +38,11 @@ class EventSplitter {
     // `json` must be one JSON object (an NDJSON line or a diagnostic body).
     [[nodiscard]] JsonResult<void> validate_object(std::string_view json,
                                                    std::size_t padded_capacity);
+
+    // After a successful split_array(): the validator whose parts() are the elements it
+    // appended, in order (their members can be read with parts_of() without indexing them
+    // again). Valid until the next call.
+    const JsonValidator& validator() const;
 
     // Reads the "kind" member of an object already validated; empty when absent or not a string.
     std::string kind_of(std::string_view object_json);

@@ -103,7 +103,7 @@ EventSummarizer::EventSummarizer(SummarizerOptions options)
 
 bool EventSummarizer::read_fields(Fields& fields) {
     const JsonPart* kind = nullptr;
-    for (const JsonPart& part : m_document.parts()) {
+    for (const JsonPart& part : m_members) {
         const std::string_view name = part.key;
         // Dispatch on the length first: one comparison per member instead of sixteen.
         switch (name.size()) {
@@ -175,7 +175,7 @@ bool EventSummarizer::read_identity(Fields& fields) {
         return false;
     }
     const std::optional<ContextConverter::Shape> shape =
-        m_converter.read(m_document.validator(), *fields.context_object, m_identity);
+        m_converter.read(*m_validator, *fields.context_object, m_identity);
     if (!shape) {
         return false;
     }
@@ -184,7 +184,7 @@ bool EventSummarizer::read_identity(Fields& fields) {
 }
 
 void EventSummarizer::append_context(const Fields& fields, std::string& out) {
-    m_converter.append_context(m_document.validator(), *fields.context_object, fields.shape, out);
+    m_converter.append_context(*m_validator, *fields.context_object, fields.shape, out);
 }
 
 void EventSummarizer::clear_seen_when_due(TimePoint now) {
@@ -202,15 +202,40 @@ void EventSummarizer::clear_seen_when_due(TimePoint now) {
 void EventSummarizer::add(std::string_view event_json, int schema_version, const FlagData* flags,
                           TimePoint now, std::optional<TimePoint> upstream_date,
                           std::vector<std::string>& out, SummarizeCounts& counts) {
+    if (!m_document.parse(event_json) || m_document.root_type() != JsonType::object) {
+        ++counts.input;
+        out.emplace_back(event_json);
+        ++counts.passed_unreadable;
+        return;
+    }
+    m_validator = &m_document.validator();
+    add_validated(event_json, m_document.validator().root_part(), schema_version, flags, now,
+                  upstream_date, out, counts);
+}
+
+void EventSummarizer::add(const JsonValidator& validator, const JsonPart& event, int schema_version,
+                          const FlagData* flags, TimePoint now,
+                          std::optional<TimePoint> upstream_date, std::vector<std::string>& out,
+                          SummarizeCounts& counts) {
+    m_validator = &validator;
+    add_validated(event.value, event, schema_version, flags, now, upstream_date, out, counts);
+}
+
+void EventSummarizer::add_validated(std::string_view event_json, const JsonPart& object,
+                                    int schema_version, const FlagData* flags, TimePoint now,
+                                    std::optional<TimePoint> upstream_date,
+                                    std::vector<std::string>& out, SummarizeCounts& counts) {
     ++counts.input;
     auto pass_unchanged = [&](std::size_t& column) {
         out.emplace_back(event_json);
         ++column;
     };
-    if (!m_document.parse(event_json) || m_document.root_type() != JsonType::object) {
+    if (object.type != JsonType::object) {
         pass_unchanged(counts.passed_unreadable);
         return;
     }
+    m_members.clear();
+    m_validator->parts_of(object, m_members);
     Fields fields;
     if (!read_fields(fields)) {
         pass_unchanged(counts.passed_unreadable);
@@ -311,7 +336,7 @@ bool EventSummarizer::is_experiment(const FlagInfo& flag, const JsonPart* reason
         return false;
     }
     m_scratch_parts.clear();
-    m_document.parts_of(*reason, m_scratch_parts);
+    m_validator->parts_of(*reason, m_scratch_parts);
     std::string_view kind;
     std::optional<std::int64_t> rule_index;
     std::string rule_id;
@@ -387,7 +412,7 @@ bool EventSummarizer::add_feature(const Fields& fields, int schema_version, cons
     auto value_identity = [&]() -> const std::string& {
         if (m_value_identity.empty()) {
             if (fields.value != nullptr) {
-                append_canonical_json(m_document.validator(), *fields.value, m_value_identity);
+                append_canonical_json(*m_validator, *fields.value, m_value_identity);
             } else {
                 m_value_identity = "null";
             }
@@ -422,8 +447,7 @@ bool EventSummarizer::add_feature(const Fields& fields, int schema_version, cons
             identity = value_identity();
         }
         m_summary.count(CountedEvaluation{flag_key, m_default_json, m_value_json, identity,
-                                          counted_variation, counted_version,
-                                          fields.creation_ms},
+                                          counted_variation, counted_version, fields.creation_ms},
                         m_identity);
     }
     ++counts.summarised;

@@ -81,6 +81,11 @@ class EventSummarizer {
     void add(std::string_view event_json, int schema_version, const FlagData* flags, TimePoint now,
              std::optional<TimePoint> upstream_date, std::vector<std::string>& out,
              SummarizeCounts& counts);
+    // The same for an event validated already: `event` is one of `validator`'s parts (an element
+    // of a post's array), so that a post validated on the way in is not indexed a second time.
+    void add(const JsonValidator& validator, const JsonPart& event, int schema_version,
+             const FlagData* flags, TimePoint now, std::optional<TimePoint> upstream_date,
+             std::vector<std::string>& out, SummarizeCounts& counts);
 
     // The summary event of all counted since the last call; nullopt when nothing was counted.
     std::optional<std::string> take_summary();
@@ -91,6 +96,11 @@ class EventSummarizer {
   private:
     struct Fields;
 
+    // Both add()s end here: `object` is one of m_validator's parts, or its root, and
+    // `event_json` its text as given (what an event passed on unchanged is).
+    void add_validated(std::string_view event_json, const JsonPart& object, int schema_version,
+                       const FlagData* flags, TimePoint now, std::optional<TimePoint> upstream_date,
+                       std::vector<std::string>& out, SummarizeCounts& counts);
     bool read_fields(Fields& fields);
     bool read_identity(Fields& fields);
     void append_context(const Fields& fields, std::string& out);
@@ -104,7 +114,10 @@ class EventSummarizer {
     void clear_seen_when_due(TimePoint now);
 
     SummarizerOptions m_options;
-    JsonDocument m_document;
+    JsonDocument m_document; // the text of an event given as text
+    // The validator of the event being added (m_document's, or the post's), and its members.
+    const JsonValidator* m_validator = nullptr;
+    std::vector<JsonPart> m_members;
     ContextConverter m_converter;
     ContextIdentity m_identity;
     ContextKeyLru m_seen;

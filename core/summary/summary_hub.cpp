@@ -48,7 +48,8 @@ void SummaryHub::record(const std::string& env_name, const SummarizeCounts& coun
 
 PublishResult SummaryHub::publish(const std::string& env_name, SdkKind sdk,
                                   const PayloadMetadata& in,
-                                  const std::vector<std::string_view>& events) {
+                                  const std::vector<std::string_view>& events,
+                                  const JsonValidator* validated) {
     const std::shared_ptr<const FlagData> flags = m_flag_data ? m_flag_data(env_name) : nullptr;
     const std::optional<TimePoint> upstream_date =
         m_upstream_date ? m_upstream_date() : std::nullopt;
@@ -64,9 +65,16 @@ PublishResult SummaryHub::publish(const std::string& env_name, SdkKind sdk,
             continue; // flush_summaries() dropped it meanwhile: entry_for() makes a new one
         }
         entry->last_input = now;
-        for (const std::string_view event : events) {
-            entry->summarizer.add(event, in.schema_version, flags.get(), now, upstream_date, output,
-                                  counts);
+        if (validated != nullptr && validated->parts().size() == events.size()) {
+            for (const JsonPart& event : validated->parts()) {
+                entry->summarizer.add(*validated, event, in.schema_version, flags.get(), now,
+                                      upstream_date, output, counts);
+            }
+        } else {
+            for (const std::string_view event : events) {
+                entry->summarizer.add(event, in.schema_version, flags.get(), now, upstream_date,
+                                      output, counts);
+            }
         }
         if (!output.empty()) {
             const std::vector<std::string_view> views(output.begin(), output.end());

@@ -62,9 +62,12 @@ class SummaryHub {
                SummarizerOptions options = {}, Clock clock = {});
 
     // Summarises `events` (the raw objects of one post with metadata `in`) and publishes the
-    // output; the result counts the output events (what was queued or overflowed).
+    // output; the result counts the output events (what was queued or overflowed). `validated`,
+    // when given, is the validator of the post whose parts() are `events` in order (the inbound
+    // handler's): the events are read from its index instead of being indexed again.
     PublishResult publish(const std::string& env_name, SdkKind sdk, const PayloadMetadata& in,
-                          const std::vector<std::string_view>& events);
+                          const std::vector<std::string_view>& events,
+                          const JsonValidator* validated = nullptr);
 
     // Publishes each summariser's pending summary event. Also forgets the summarisers that
     // have had no input for a whole context_keys_flush_interval and have nothing pending: their

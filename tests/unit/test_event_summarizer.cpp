@@ -441,3 +441,50 @@ TEST_CASE("EventSummarizer dates an undated event by its clock", "[event_summari
         R"({"kind":"summary","startDate":1795736416400,"endDate":1795736416400,"features":{)"
         R"("plain":{"default":null,"counters":[{"variation":0,"version":7,"value":"red","count":1}],"contextKinds":["user"]}}})");
 }
+
+TEST_CASE("EventSummarizer reads an already validated post as it reads each event's text",
+          "[event_summarizer]") {
+    // The inbound handler hands on the post's own validation (SummaryHub::publish): the output
+    // must be the same, event by event, as when each event is indexed again.
+    const std::vector<std::string> events = {
+        php_feature("tracked", "u1", R"("value":true,"variation":0,"version":11)"),
+        php_feature("plain", "u2",
+                    R"("value":{"b":[2],"a":1},"version":7,"reason":{"kind":"FALLTHROUGH"})"),
+        php_feature("plain", "u2", R"("value":"green","variation":1,"version":7,
+                    "reason":{"kind":"RULE_MATCH","ruleIndex":1,"ruleId":"r-b"})"),
+        php_feature("debugged", "u3", R"("value":1,"variation":1,"version":5,"default":0)"),
+        php_feature("missing", "u1", R"("value":"x","default":"y")"),
+        index_of("u4"),
+        R"({"kind":"custom","creationDate":1,"key":"m","user":{"key":"u5","privateAttributeNames":["email"],"email":"e"},"data":{"k" : [1, 2]},"metricValue":2.5})",
+        R"({"kind":"identify","creationDate":1,"key":"u6","user":{"key":"u6","custom":{"c":null}}})",
+        R"({"kind":"alias","creationDate":1,"key":"u1","contextKind":"user","previousKey":"a"})",
+        R"({"kind":"feature","creationDate":1,"key":"f","user":{"key":"u"},"version":"7"})",
+        R"({"kind":"something-new","creationDate":1})",
+    };
+    std::string post = "[ ";
+    for (const std::string& event : events) {
+        post += event + (&event == &events.back() ? " ]" : " ,\n ");
+    }
+    post.append(k_json_padding, '\0');
+    const std::string_view post_json(post.data(), post.size() - k_json_padding);
+    JsonValidator validator;
+    REQUIRE(validator.validate(post.data(), post_json));
+    REQUIRE(validator.parts().size() == events.size());
+
+    Harness by_text;
+    Harness by_part;
+    by_text.schema = by_part.schema = 1;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        INFO(events[i]);
+        std::vector<std::string> out;
+        by_part.summarizer.add(validator, validator.parts()[i], by_part.schema, by_part.flags_used,
+                               by_part.now, by_part.upstream_date, out, by_part.counts);
+        CHECK(out == by_text.add(events[i]));
+    }
+    CHECK(by_part.counts.input == events.size());
+    CHECK(by_part.counts.passed_unreadable == 1);
+    CHECK(by_part.counts.passed_unknown_kind == 1);
+    CHECK(by_part.counts.feature_out == by_text.counts.feature_out);
+    CHECK(by_part.counts.debug_out == 1);
+    CHECK(by_part.summary() == by_text.summary());
+}

@@ -15,8 +15,8 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <tuple>
 #include <thread>
+#include <tuple>
 
 using namespace evrelay;
 
@@ -771,25 +771,34 @@ TEST_CASE("InboundHandler::handle sends schema 1-2 and Unsummarized posts to the
         SdkKind sdk;
         PayloadMetadata metadata;
         std::vector<std::string> events;
+        std::vector<std::string> validated; // the validator's parts, as text
     };
     std::vector<Summarised> summarised;
     InboundHandlerOptions options;
-    options.summarise = [&summarised](const std::string& env, SdkKind sdk,
-                                      const PayloadMetadata& metadata,
-                                      const std::vector<std::string_view>& events) {
-        summarised.push_back({env, sdk, metadata, {events.begin(), events.end()}});
-    };
+    options.summarise =
+        [&summarised](const std::string& env, SdkKind sdk, const PayloadMetadata& metadata,
+                      const std::vector<std::string_view>& events, const JsonValidator* validated) {
+            Summarised entry{env, sdk, metadata, {events.begin(), events.end()}, {}};
+            if (validated != nullptr) {
+                for (const JsonPart& part : validated->parts()) {
+                    entry.validated.emplace_back(part.value);
+                }
+            }
+            summarised.push_back(std::move(entry));
+        };
     Fixture f(options);
     const std::string body = R"([{"kind":"feature","key":"f","user":{"key":"u"},"value":1}])";
     const std::string auth = k_sdk_key;
     SECTION("schema 2") {
-        CHECK(f.handler.handle(post("/bulk", body,
-                                    {{"Authorization", auth},
-                                     {"X-LaunchDarkly-Event-Schema", "2"}}))
+        CHECK(f.handler
+                  .handle(post("/bulk", body,
+                               {{"Authorization", auth}, {"X-LaunchDarkly-Event-Schema", "2"}}))
                   .status == 202);
         REQUIRE(summarised.size() == 1);
         CHECK(summarised[0].metadata.schema_version == 2);
         CHECK_FALSE(summarised[0].metadata.unsummarized);
+        // The post's own validation is handed on, its parts the events (not indexed again).
+        CHECK(summarised[0].validated == summarised[0].events);
     }
     SECTION("no schema header: schema 1") {
         CHECK(f.handler.handle(post("/bulk", body, {{"Authorization", auth}})).status == 202);
@@ -797,10 +806,11 @@ TEST_CASE("InboundHandler::handle sends schema 1-2 and Unsummarized posts to the
         CHECK(summarised[0].metadata.schema_version == 1);
     }
     SECTION("schema 4 with X-LaunchDarkly-Unsummarized: its presence counts, not its value") {
-        CHECK(f.handler.handle(post("/bulk", body,
-                                    {{"Authorization", auth},
-                                     {"X-LaunchDarkly-Event-Schema", "4"},
-                                     {"x-launchdarkly-unsummarized", ""}}))
+        CHECK(f.handler
+                  .handle(post("/bulk", body,
+                               {{"Authorization", auth},
+                                {"X-LaunchDarkly-Event-Schema", "4"},
+                                {"x-launchdarkly-unsummarized", ""}}))
                   .status == 202);
         REQUIRE(summarised.size() == 1);
         CHECK(summarised[0].metadata.schema_version == 4);
@@ -812,9 +822,9 @@ TEST_CASE("InboundHandler::handle sends schema 1-2 and Unsummarized posts to the
 
     SECTION("schema 3 and 4 without the mark go to the publisher as they are") {
         summarised.clear();
-        CHECK(f.handler.handle(post("/bulk", body,
-                                    {{"Authorization", auth},
-                                     {"X-LaunchDarkly-Event-Schema", "3"}}))
+        CHECK(f.handler
+                  .handle(post("/bulk", body,
+                               {{"Authorization", auth}, {"X-LaunchDarkly-Event-Schema", "3"}}))
                   .status == 202);
         CHECK(summarised.empty());
         const auto payloads = f.flushed();
