@@ -13,10 +13,13 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <malloc.h>
+#include <thread>
 
 namespace {
 
@@ -32,6 +35,14 @@ int run_main(int argc, char** argv) {
     // byte (measured: ~10% of replay's time). Memory is bounded by --max-pending either way.
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    // glibc gives each thread that meets a locked arena a new one, up to 8 per core; the free
+    // memory of one arena cannot serve another, so a serve's resident set climbed for minutes
+    // after its load was steady. One arena per core keeps contention where it was (no more
+    // threads run at once) and took 10 minutes of the soak from +9.8 % to +6.6 %, 20 % lower
+    // (bench/README.md, "Soak"). MALLOC_ARENA_MAX or GLIBC_TUNABLES still decide when set.
+    if (std::getenv("MALLOC_ARENA_MAX") == nullptr && std::getenv("GLIBC_TUNABLES") == nullptr) {
+        mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+    }
 
     CLI::App app(
         "evrelay " EVRELAY_VERSION
