@@ -54,9 +54,11 @@ run: build
 		examples/sample-capture.ndjson
 
 # Everything: unit and integration tests, then the unit tests again under ASan + UBSan, each
-# fuzz target for a short while, then clang-tidy.
+# fuzz target for a short while, then clang-tidy. The benchmark tools are built (not run) so
+# that they keep compiling.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target bench_tools
 	$(MAKE) asan
 	$(MAKE) fuzz-smoke
 	$(MAKE) tidy

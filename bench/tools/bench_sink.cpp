@@ -366,8 +366,10 @@ void count_kinds(const char* body, std::size_t size) {
         return; // not an array, or not JSON: count_events() has said so
     }
     for (const simdjson::dom::element event : events) {
-        std::string_view kind; // stays "" without a string "kind": counted as other
-        (void)event["kind"].get_string().get(kind);
+        std::string_view kind;
+        if (event["kind"].get_string().get(kind) != simdjson::SUCCESS) {
+            kind = {}; // no string "kind": counted as other
+        }
         if (kind == "feature") {
             ++g_kinds.feature;
         } else if (kind == "debug") {
