@@ -13,9 +13,12 @@
 //
 // Each post goes through a PayloadSummarizer (as flush, a durable drain and replay use it) and,
 // event by event, through an EventSummarizer with the same options, clock and flag data (as
-// SummaryHub uses it). What must hold:
+// SummaryHub uses it), and through a third one that reads the post as serve's inbound handler
+// hands it on — one JSON array validated once, each event read from that validation — when the
+// post is a valid array of objects (each event's text otherwise). What must hold:
 // - the PayloadSummarizer's output is the EventSummarizer's, followed by the post's summary;
-//   nothing for an empty post; its counts are the sum of the per-event counts;
+//   nothing for an empty post; its counts are the sum of the per-event counts; the third
+//   summariser's output is the same as the second's;
 // - each input event is counted once in `input` and in exactly one input column, and its output
 //   is what the columns say: an event the summariser cannot read, of a kind it does not know, or
 //   an alias, summary or migration_op event comes out unchanged (never lost); a feature event is
@@ -47,6 +50,7 @@
 #include "core/json/json_document.hpp"
 #include "core/json/json_number.hpp"
 #include "core/json/json_string.hpp"
+#include "core/json/json_validator.hpp"
 #include "core/summary/context_conversion.hpp"
 #include "core/summary/event_summarizer.hpp"
 #include "core/summary/payload_summarizer.hpp"
@@ -566,6 +570,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     PayloadSummarizer payloads([&](const std::string&) { return flags; },
                                [&] { return upstream_date; }, options, [&] { return now; });
     EventSummarizer events(options);
+    EventSummarizer from_validation(options);
+    JsonValidator post_validator;
+    std::string post_text;
     Checker checker(flags, capacity,
                     upstream_date ? std::optional(unix_ms(*upstream_date)) : std::nullopt);
     const PayloadMetadata metadata{schema, "", schema > 2};
@@ -590,7 +597,43 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 from_events.begin() + static_cast<std::ptrdiff_t>(before_size), from_events.end());
             checker.check_event(event, out, difference(counts, before), unix_ms(now));
         }
+        // The post as one array, validated once (as the inbound handler validates a body).
+        post_text = "[";
+        for (const std::string_view event : post) {
+            post_text.append(post_text.size() > 1 ? "," : "").append(event);
+        }
+        post_text += ']';
+        const std::size_t post_size = post_text.size();
+        post_text.append(k_json_padding, ' ');
+        const bool validated =
+            post_validator.validate(post_text.data(),
+                                    std::string_view(post_text.data(), post_size)) &&
+            post_validator.root_type() == JsonType::array &&
+            post_validator.parts().size() == post.size() &&
+            std::equal(post.begin(), post.end(), post_validator.parts().begin(),
+                       [](std::string_view line, const JsonPart& part) {
+                           // Each part is its own line (no line ends inside another's value),
+                           // an object, as the splitter lets through, without spaces around it,
+                           // as the splitter's views are.
+                           return part.type == JsonType::object && part.value == line;
+                       });
+        std::vector<std::string> from_parts;
+        SummarizeCounts unused;
+        for (std::size_t i = 0; i < post.size(); ++i) {
+            if (validated) {
+                from_validation.add(post_validator, post_validator.parts()[i], schema, flags.get(),
+                                    now, upstream_date, from_parts, unused);
+            } else {
+                from_validation.add(post[i], schema, flags.get(), now, upstream_date, from_parts,
+                                    unused);
+            }
+        }
+        FUZZ_CHECK(from_parts == from_events,
+                   "an EventSummarizer reading the post's validation writes other events than one "
+                   "reading each event's text");
         const std::optional<std::string> summary = events.take_summary();
+        FUZZ_CHECK(from_validation.take_summary() == summary,
+                   "an EventSummarizer reading the post's validation writes another summary");
         checker.check_summary(summary);
         if (summary) {
             from_events.push_back(*summary);
