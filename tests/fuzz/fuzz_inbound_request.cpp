@@ -162,9 +162,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     boost::beast::flat_buffer buffer;
     const std::string_view bytes = fuzz::as_text(data + 1, size - 1);
-    auto room = buffer.prepare(bytes.size());
-    std::memcpy(room.data(), bytes.data(), bytes.size());
-    buffer.commit(bytes.size());
+    if (!bytes.empty()) { // an empty buffer's prepare(0) has no memory: memcpy needs some
+        auto room = buffer.prepare(bytes.size());
+        std::memcpy(room.data(), bytes.data(), bytes.size());
+        buffer.commit(bytes.size());
+    }
     std::optional<server_detail::RequestParser> parser;
     for (int n = 0; n < k_max_requests && buffer.size() > 0; ++n) {
         server_detail::start_parser(parser, k_max_header_bytes, k_max_body_bytes);

@@ -149,6 +149,8 @@ done
 printf '\x00GET /a/fixture-client-side-id.gif?d=%s HTTP/1.1\r\nHost: x\r\n\r\n' \
     "$(printf '[{"kind":"custom","key":"k"}]' | base64 -w0)" >"$corpus/inbound_request/beacon"
 printf '\x00GET /metrics HTTP/1.0\r\n\r\n' >"$corpus/inbound_request/metrics"
+# The control byte alone, no request (the harness once passed a null buffer to memcpy for it).
+printf '\x00' >"$corpus/inbound_request/control-byte-only"
 
 # Summary: a control byte (schema 1 + bits 0-1, 3 and 4 as Unsummarized; 4 no flag data; 8 an
 # upstream Date; 16 an LRU of 2; 32 ten minutes between posts), then flag data and a line
