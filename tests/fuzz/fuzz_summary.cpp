@@ -51,6 +51,7 @@
 #include "core/json/json_number.hpp"
 #include "core/json/json_string.hpp"
 #include "core/json/json_validator.hpp"
+#include "core/model/payload.hpp"
 #include "core/summary/context_conversion.hpp"
 #include "core/summary/event_summarizer.hpp"
 #include "core/summary/payload_summarizer.hpp"
@@ -572,7 +573,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     EventSummarizer events(options);
     EventSummarizer from_validation(options);
     JsonValidator post_validator;
-    std::string post_text;
+    std::string post_text; // the post as one array, then padding
     Checker checker(flags, capacity,
                     upstream_date ? std::optional(unix_ms(*upstream_date)) : std::nullopt);
     const PayloadMetadata metadata{schema, "", schema > 2};
@@ -598,11 +599,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             checker.check_event(event, out, difference(counts, before), unix_ms(now));
         }
         // The post as one array, validated once (as the inbound handler validates a body).
-        post_text = "[";
-        for (const std::string_view event : post) {
-            post_text.append(post_text.size() > 1 ? "," : "").append(event);
-        }
-        post_text += ']';
+        post_text = join_events(post);
         const std::size_t post_size = post_text.size();
         post_text.append(k_json_padding, ' ');
         const bool validated =
